@@ -1,0 +1,255 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/mail"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Request bodies are Go structs whose `validate` tags are the single source of truth for their limits:
+// validateStruct enforces the tags and jsonSchema publishes the same tags in /openapi.json, so the
+// document cannot promise what the server does not check.
+//
+// Tag rules (comma-separated):
+//   required       the field must be present and not null
+//   nullable       null is accepted (the Go field is a pointer)
+//   min=N, max=N   length in characters (Unicode code points), not bytes
+//   email          an email address (see validEmail)
+//   line           one line of text: no control characters
+//   text           text: no control characters but tab, line feed and carriage return
+// A `doc` tag describes the field in the document.
+
+// rules is the parsed form of one field's validate tag.
+type rules struct {
+	required, nullable, email, line, text bool
+	min, max                              int // -1 when absent
+}
+
+func parseRules(tag string) rules {
+	r := rules{min: -1, max: -1}
+	for _, part := range strings.Split(tag, ",") {
+		name, arg, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch name {
+		case "required":
+			r.required = true
+		case "nullable":
+			r.nullable = true
+		case "email":
+			r.email = true
+		case "line":
+			r.line = true
+		case "text":
+			r.text = true
+		case "min", "max":
+			n, err := strconv.Atoi(arg)
+			if err != nil {
+				panic(fmt.Sprintf("httpapi: bad validate tag %q", tag)) // a programming error, caught by tests
+			}
+			if name == "min" {
+				r.min = n
+			} else {
+				r.max = n
+			}
+		case "":
+		default:
+			panic(fmt.Sprintf("httpapi: unknown validate rule %q", name))
+		}
+	}
+	return r
+}
+
+// field is one JSON field of a request struct.
+type field struct {
+	name  string // JSON name
+	index int
+	rules rules
+	doc   string
+}
+
+func fieldsOf(t reflect.Type) []field {
+	var fs []field
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		fs = append(fs, field{name: name, index: i, rules: parseRules(sf.Tag.Get("validate")), doc: sf.Tag.Get("doc")})
+	}
+	return fs
+}
+
+// validateStruct checks v (a pointer to a request struct) against its tags. seen holds the JSON keys
+// that were present in the body and whether each was null.
+func validateStruct(v any, seen map[string]bool) []fieldError {
+	rv := reflect.ValueOf(v).Elem()
+	var errs []fieldError
+	for _, f := range fieldsOf(rv.Type()) {
+		isNull, present := seen[f.name]
+		fail := func(msg string) { errs = append(errs, fieldError{Location: "body", Field: f.name, Message: msg}) }
+		switch {
+		case present && isNull && !f.rules.nullable:
+			fail("must not be null")
+			continue
+		case !present || isNull:
+			if f.rules.required {
+				fail("is required")
+			}
+			continue
+		}
+		fv := rv.Field(f.index)
+		if fv.Kind() == reflect.Pointer {
+			fv = fv.Elem()
+		}
+		if msg := checkString(fv.String(), f.rules); msg != "" {
+			fail(msg)
+		}
+	}
+	return errs
+}
+
+// checkString returns what is wrong with s under r, or "".
+func checkString(s string, r rules) string {
+	n := utf8.RuneCountInString(s)
+	switch {
+	case r.min >= 0 && n < r.min:
+		return fmt.Sprintf("must be at least %d %s long", r.min, plural(r.min, "character"))
+	case r.max >= 0 && n > r.max:
+		return fmt.Sprintf("must be at most %d %s long", r.max, plural(r.max, "character"))
+	case strings.ContainsRune(s, 0):
+		return "must not contain NUL characters"
+	case r.line && strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "must not contain control characters"
+	case r.text && strings.IndexFunc(s, isDisallowedInText) >= 0:
+		return "must not contain control characters other than tab and line breaks"
+	case r.email && !validEmail(s):
+		return "must be a valid email address"
+	}
+	return ""
+}
+
+func isDisallowedInText(r rune) bool {
+	return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// validEmail accepts a bare address (no display name or comments) of at most 254 characters, with a
+// local part of at most 64 and a dotted DNS domain of letters, digits and hyphens.
+func validEmail(s string) bool {
+	if len(s) > 254 || strings.Count(s, "@") != 1 {
+		return false
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Name != "" || addr.Address != s {
+		return false
+	}
+	local, domain, _ := strings.Cut(s, "@")
+	if len(local) == 0 || len(local) > 64 || strings.IndexFunc(local, unicode.IsControl) >= 0 {
+		return false
+	}
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range l {
+			if !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+				return false
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	return strings.IndexFunc(tld, unicode.IsDigit) < 0
+}
+
+// jsonSchema describes a request or response struct in JSON Schema 2020-12, as OpenAPI 3.1 uses it.
+// Request structs forbid additional properties, as the decoder does.
+func jsonSchema(t reflect.Type) map[string]any {
+	props := map[string]any{}
+	var required []string
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		tag, isRequest := sf.Tag.Lookup("validate")
+		r := parseRules(tag)
+		p := typeSchema(sf.Type, r)
+		if d := sf.Tag.Get("doc"); d != "" {
+			p["description"] = d
+		}
+		if ex := sf.Tag.Get("example"); ex != "" {
+			p["examples"] = []any{ex}
+		}
+		props[name] = p
+		// Response fields (no validate tag) are always present unless omitempty.
+		if r.required || (!isRequest && !strings.Contains(opts, "omitempty")) {
+			required = append(required, name)
+		}
+	}
+	s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if len(props) == 0 {
+		delete(s, "properties")
+	}
+	if len(required) > 0 {
+		s["required"] = required
+	}
+	return s
+}
+
+func typeSchema(t reflect.Type, r rules) map[string]any {
+	nullable := false
+	if t.Kind() == reflect.Pointer {
+		t, nullable = t.Elem(), true
+	}
+	s := map[string]any{}
+	switch t.Kind() {
+	case reflect.String:
+		s["type"] = "string"
+		if r.min >= 0 {
+			s["minLength"] = r.min
+		}
+		if r.max >= 0 {
+			s["maxLength"] = r.max
+		}
+		if r.email {
+			s["format"] = "email"
+		}
+		if r.line {
+			s["pattern"] = `^[^\u0000-\u001f\u007f-\u009f]*$`
+		}
+		if r.text {
+			s["pattern"] = `^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$`
+		}
+	case reflect.Int, reflect.Int64:
+		s["type"] = "integer"
+		s["format"] = "int64"
+	case reflect.Bool:
+		s["type"] = "boolean"
+	case reflect.Slice:
+		s["type"] = "array"
+		s["items"] = typeSchema(t.Elem(), rules{min: -1, max: -1})
+	case reflect.Struct:
+		return jsonSchema(t)
+	default:
+		panic("httpapi: no schema for " + t.String())
+	}
+	if nullable {
+		s["type"] = []any{s["type"], "null"}
+	}
+	return s
+}

@@ -1,0 +1,147 @@
+// Package httpapi is Fortress's HTTP interface: the routes of the API contract, their validation and
+// errors, the security middleware every response passes through, and the OpenAPI document.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/cors"
+
+	"github.com/fortress-dev/fortress"
+)
+
+// Config is what the server needs: its collaborators and the settings of its middleware.
+type Config struct {
+	Logger    *slog.Logger
+	Users     fortress.UserService
+	Items     fortress.ItemService
+	Passwords fortress.PasswordHasher
+	Tokens    fortress.TokenService
+	TokenTTL  time.Duration // reported to clients as expires_in
+
+	// Ready reports whether the instance can serve: the database answers and its schema is current.
+	Ready func(context.Context) error
+
+	AllowedHosts  []string // Host header patterns; see withTrustedHosts
+	CORSOrigins   []string // origins allowed to call the API from a browser; none by default
+	MaxBodyBytes  int64
+	HTTPSRedirect bool
+	Version       string // published in /openapi.json
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	cfg      Config
+	handler  http.Handler
+	mux      *http.ServeMux
+	openapi  []byte
+	draining atomic.Bool
+}
+
+// NewServer builds the handler: every route, behind the middleware chain.
+func NewServer(cfg Config) *Server {
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	rs := s.routes()
+	s.openapi = buildOpenAPI(rs, cfg.Version)
+	authenticate := requireUser(cfg.Logger, cfg.Users, cfg.Tokens)
+	for _, rt := range rs {
+		h := rt.handler
+		if rt.doc.auth {
+			h = authenticate(h)
+		}
+		s.mux.Handle(rt.method+" "+muxPath(rt.path), h)
+	}
+
+	// Outermost first. The request id comes first so that every log line and problem carries it; the
+	// security headers come before any check that can answer, so refusals carry them too.
+	chain := []Middleware{
+		withRequestID,
+		withAccessLog(cfg.Logger),
+		withRecover(cfg.Logger),
+		withSecurityHeaders,
+	}
+	if cfg.HTTPSRedirect {
+		chain = append(chain, withHTTPSRedirect)
+	}
+	chain = append(chain, withTrustedHosts(cfg.AllowedHosts))
+	if len(cfg.CORSOrigins) > 0 { // rs/cors allows every origin when given none: never hand it an empty list
+		chain = append(chain, cors.New(cors.Options{
+			AllowedOrigins:   cfg.CORSOrigins,
+			AllowCredentials: true,
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept", "X-Request-ID"},
+			ExposedHeaders:   []string{"Link", "Location", "Retry-After", "X-Request-ID", "X-Total-Count"},
+			MaxAge:           600,
+		}).Handler)
+	}
+	chain = append(chain, withBodyLimit(cfg.MaxBodyBytes))
+
+	var h http.Handler = http.HandlerFunc(s.dispatch)
+	for i := len(chain) - 1; i >= 0; i-- {
+		h = chain[i](h)
+	}
+	s.handler = h
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Drain makes readiness fail, so that load balancers stop sending new requests before shutdown.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// muxPath turns a documented path into a ServeMux pattern: a trailing slash matches only itself, not
+// the whole subtree.
+func muxPath(path string) string {
+	if strings.HasSuffix(path, "/") {
+		return path + "{$}"
+	}
+	return path
+}
+
+// dispatch routes the request. The ServeMux's own 404, 405 and path-cleaning redirect answers are
+// plain text; they are replaced by problem documents (keeping Allow and Location).
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	_, pattern := s.mux.Handler(r)
+	if holder, ok := r.Context().Value(routeKey).(*routeHolder); ok {
+		holder.pattern = pattern
+	}
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	rec := &headerRecorder{header: http.Header{}}
+	s.mux.ServeHTTP(rec, r)
+	switch rec.status {
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", rec.header.Get("Allow"))
+		writeProblem(w, r, http.StatusMethodNotAllowed, "Method Not Allowed")
+	case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		w.Header().Set("Location", rec.header.Get("Location"))
+		w.WriteHeader(rec.status)
+	default:
+		writeProblem(w, r, http.StatusNotFound, "Not Found")
+	}
+}
+
+// headerRecorder keeps the status and headers of a response and drops its body.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header { return h.header }
+func (h *headerRecorder) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+func (h *headerRecorder) Write(b []byte) (int, error) {
+	h.WriteHeader(http.StatusOK)
+	return len(b), nil
+}

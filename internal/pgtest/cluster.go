@@ -1,0 +1,244 @@
+package pgtest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// cluster is a throwaway PostgreSQL server: its own directory, port and socket, so several test binaries
+// can each run one at the same time.
+type cluster struct {
+	dir     string // temporary directory: data/, the log and the unix socket
+	url     string // admin URL over TCP on 127.0.0.1
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed once the postmaster has exited; waitErr is then set
+	waitErr error
+}
+
+// errPortInUse means another process took the port between our probe and postgres binding it.
+var errPortInUse = errors.New("port already in use")
+
+// findBinaries looks on PATH first, so a developer can choose, then in Debian's per-version directories.
+func findBinaries() (initdb, postgres string, ok bool) {
+	i, err1 := exec.LookPath("initdb")
+	p, err2 := exec.LookPath("postgres")
+	if err1 == nil && err2 == nil {
+		return i, p, true
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	for _, dir := range byVersionDesc(dirs) {
+		i, p := filepath.Join(dir, "initdb"), filepath.Join(dir, "postgres")
+		if isExecutable(i) && isExecutable(p) {
+			return i, p, true
+		}
+	}
+	return "", "", false
+}
+
+// byVersionDesc orders /usr/lib/postgresql/<version>/bin directories newest first ("16" before "9.6").
+func byVersionDesc(dirs []string) []string {
+	version := func(dir string) float64 {
+		v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(dir)), 64)
+		return v
+	}
+	sorted := slices.Clone(dirs)
+	slices.SortFunc(sorted, func(a, b string) int { return cmp.Compare(version(b), version(a)) })
+	return sorted
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// startCluster runs initdb once, then starts postgres, retrying on a fresh port if another process won
+// the race for the one we picked.
+func startCluster(initdb, postgres string) (c *cluster, err error) {
+	dir, data, acct, err := initCluster(initdb)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		c, err := launch(dir, data, postgres, port, acct)
+		if !errors.Is(err, errPortInUse) {
+			return c, err
+		}
+	}
+	return nil, errors.New("no free port after 5 attempts")
+}
+
+// initCluster creates a temporary directory holding a new cluster in data/. initdb refuses to run as
+// root, so root hands the directory to an unprivileged account, returned for starting postgres too.
+func initCluster(initdb string) (dir, data string, acct *account, err error) {
+	if dir, err = os.MkdirTemp("", "pgtest-"); err != nil {
+		return "", "", nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	if os.Geteuid() == 0 {
+		if acct, err = unprivileged(); err != nil {
+			return "", "", nil, err
+		}
+		if err = os.Chown(dir, int(acct.uid), int(acct.gid)); err != nil {
+			return "", "", nil, err
+		}
+	}
+	attr, err := procAttr(acct)
+	if err != nil {
+		return "", "", nil, err
+	}
+	data = filepath.Join(dir, "data")
+	cmd := exec.Command(initdb, "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C")
+	cmd.Dir, cmd.SysProcAttr = dir, attr
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", "", nil, fmt.Errorf("initdb: %v\n%s", err, tail(out))
+	}
+	return dir, data, acct, nil
+}
+
+// account is the unprivileged user that runs initdb and postgres when the tests run as root.
+type account struct{ uid, gid uint32 }
+
+func unprivileged() (*account, error) {
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		if u, err = user.Lookup("nobody"); err != nil {
+			return nil, errors.New("running as root and neither user postgres nor nobody exists")
+		}
+	}
+	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("user %s has a non-numeric uid or gid", u.Username)
+	}
+	return &account{uid: uint32(uid), gid: uint32(gid)}, nil
+}
+
+// freePort asks the kernel for a port nobody holds now; postgres may still lose it to a racing process.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// launch starts postgres itself (no pg_ctl in between), so the postmaster is our direct child and the
+// parent-death signal reaches it if the test binary is killed.
+func launch(dir, data, postgres string, port int, acct *account) (*cluster, error) {
+	logPath := filepath.Join(dir, "postgres.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close() // the child keeps its own descriptor
+	attr, err := procAttr(acct)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(postgres, "-D", data, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dir,
+		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
+		"-c", "max_connections=200")
+	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.SysProcAttr = dir, logFile, logFile, attr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &cluster{
+		dir:    dir,
+		url:    fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		cmd:    cmd,
+		exited: make(chan struct{}),
+	}
+	go func() { c.waitErr = cmd.Wait(); close(c.exited) }()
+	// Poll through our own unix socket: over TCP a racing cluster that won our port would answer instead.
+	// Postgres binds TCP before it creates the socket and exits if it cannot, so the socket proves both.
+	socketURL := fmt.Sprintf("postgres://postgres@/postgres?host=%s&port=%d&sslmode=disable", url.QueryEscape(dir), port)
+	if err := c.waitReady(socketURL, 30*time.Second); err != nil {
+		c.stop()
+		logTail, _ := os.ReadFile(logPath)
+		if strings.Contains(string(logTail), "Address already in use") {
+			return nil, errPortInUse
+		}
+		return nil, fmt.Errorf("%v; server log:\n%s", err, tail(logTail))
+	}
+	return c, nil
+}
+
+func (c *cluster) waitReady(connURL string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn, err := pgx.Connect(ctx, connURL)
+		if err == nil {
+			conn.Close(ctx)
+			cancel()
+			return nil
+		}
+		cancel()
+		if time.Now().After(deadline) {
+			return fmt.Errorf("postgres not accepting connections after %v: %v", limit, err)
+		}
+		select {
+		case <-c.exited:
+			return fmt.Errorf("postgres exited: %v", c.waitErr)
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// stop asks for a fast shutdown (SIGINT: roll back and disconnect), and kills if that hangs.
+func (c *cluster) stop() error {
+	select {
+	case <-c.exited:
+		return nil
+	default:
+	}
+	if err := c.cmd.Process.Signal(os.Interrupt); err != nil {
+		c.cmd.Process.Kill()
+	}
+	select {
+	case <-c.exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.exited
+		return errors.New("postgres ignored fast shutdown for 30s and was killed")
+	}
+}
+
+func (c *cluster) close() error {
+	return errors.Join(c.stop(), os.RemoveAll(c.dir))
+}
+
+// tail keeps error messages readable: the last lines of a log say why the server died.
+func tail(b []byte) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-20):], "\n")
+}

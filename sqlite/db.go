@@ -1,0 +1,118 @@
+// Package sqlite stores Fortress's data in an embedded SQLite file through a pure-Go driver, so that
+// CGO_ENABLED=0 static builds work. It is the default engine: nothing to install, one file to back up.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/fortress-dev/fortress"
+	"github.com/fortress-dev/fortress/internal/migration"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is an open SQLite database. It implements fortress.UserService and fortress.ItemService.
+type DB struct {
+	db       *sql.DB
+	migrator *migration.Migrator
+}
+
+// Open opens (creating if needed) the database file at path. It does not migrate: call Migrate.
+//
+// Every connection runs in WAL mode (readers never block the writer), with foreign keys enforced, a busy
+// timeout so that concurrent writers queue instead of failing, write transactions that take the write
+// lock when they begin (no deadlock when a reader upgrades), and synchronous=FULL so that a write that
+// was acknowledged survives a crash of the process or of the machine.
+func Open(ctx context.Context, path string) (*DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(ON)", "busy_timeout(10000)", "synchronous(FULL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + path + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite database: %w", err)
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	d := &DB{db: db}
+	d.migrator, err = migration.New(goose.DialectSQLite3, db, sub, nil, d.versionTableExists)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Migrate applies pending migrations and returns the versions applied.
+func (d *DB) Migrate(ctx context.Context) ([]int64, error) { return d.migrator.Up(ctx) }
+
+// MigrationStatus tells how the schema compares with the binary's migrations.
+func (d *DB) MigrationStatus(ctx context.Context) (migration.Status, error) {
+	return d.migrator.Status(ctx)
+}
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.db.PingContext(ctx); err != nil {
+		return mapError(err)
+	}
+	return nil
+}
+
+func (d *DB) versionTableExists(ctx context.Context) (bool, error) {
+	var n int
+	err := d.db.QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, migration.TableName).Scan(&n)
+	return n > 0, err
+}
+
+// mapError turns driver errors that have a meaning for the domain into domain errors, keeping the
+// cause in the chain for the log.
+func mapError(err error) error {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		switch e.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w (%w)", &fortress.Error{Code: fortress.ECONFLICT, Message: "The value is already in use."}, err)
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY,
+			sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
+			return fmt.Errorf("%w (%w)", fortress.ErrUnavailable, err)
+		}
+		switch e.Code() & 0xff { // extended codes share the primary code's low byte
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY,
+			sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
+			return fmt.Errorf("%w (%w)", fortress.ErrUnavailable, err)
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (%w)", fortress.ErrUnavailable, err)
+	}
+	return err
+}
