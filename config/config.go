@@ -618,3 +618,37 @@ func hasPrefixFold(s, prefix string) bool {
 }
 
 func emptyEnv(string) string { return "" }
+
+// Database is the part of the configuration that `fortress migrate` needs. A migration job has the
+// database's credentials but not the token signing key, so it must not need the whole Config.
+type Database struct {
+	Engine     Engine
+	URL        Secret
+	SQLitePath string
+	MaxConns   int
+}
+
+// LoadDatabase reads only DATABASE_URL (or DATABASE_URL_FILE) and FORTRESS_DB_MAX_CONNS, with the same
+// rules and error lines as Load.
+func LoadDatabase(getenv func(string) string) (Database, error) {
+	if getenv == nil {
+		getenv = emptyEnv
+	}
+	l := &loader{getenv: getenv}
+	var d Database
+	var err error
+	if d.URL, err = LookupSecret(getenv, "DATABASE_URL"); err != nil {
+		l.errs = append(l.errs, err)
+	}
+	d.Engine, d.SQLitePath = l.database("DATABASE_URL", d.URL)
+	d.MaxConns = int(l.integer("FORTRESS_DB_MAX_CONNS", 10, 1, 1000))
+	if len(l.errs) > 0 {
+		return Database{}, errors.Join(l.errs...)
+	}
+	return d, nil
+}
+
+// Database returns the database part of c.
+func (c Config) Database() Database {
+	return Database{Engine: c.Engine, URL: c.DatabaseURL, SQLitePath: c.SQLitePath, MaxConns: c.DBMaxConns}
+}

@@ -563,3 +563,24 @@ func TestShortDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadDatabaseNeedsOnlyTheDatabase(t *testing.T) {
+	env := map[string]string{"FORTRESS_ENV": "production", "DATABASE_URL": "postgres://u:pw@db/app", "FORTRESS_DB_MAX_CONNS": "7"}
+	d, err := LoadDatabase(func(k string) string { return env[k] })
+	if err != nil || d.Engine != EnginePostgres || d.URL.Reveal() != env["DATABASE_URL"] || d.MaxConns != 7 {
+		t.Fatalf("LoadDatabase: got %+v, %v", d, err)
+	}
+	d, err = LoadDatabase(nil)
+	if err != nil || d.Engine != EngineSQLite || d.SQLitePath != DefaultSQLitePath {
+		t.Fatalf("LoadDatabase(empty): got %+v, %v; want the default SQLite file", d, err)
+	}
+	env = map[string]string{"DATABASE_URL": "mysql://x", "FORTRESS_DB_MAX_CONNS": "0"}
+	_, err = LoadDatabase(func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL:") || !strings.Contains(err.Error(), "FORTRESS_DB_MAX_CONNS:") {
+		t.Fatalf("LoadDatabase(bad): got %v, want one line per bad variable", err)
+	}
+	full, err := Load(func(k string) string { return map[string]string{"FORTRESS_DB_MAX_CONNS": "3"}[k] })
+	if err != nil || full.Database().MaxConns != 3 || full.Database().Engine != EngineSQLite {
+		t.Fatalf("Config.Database: got %+v, %v", full.Database(), err)
+	}
+}

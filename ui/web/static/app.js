@@ -505,11 +505,11 @@
         [descInput, descError, descriptionProblem(description)],
       ]);
       if (!ok) return;
-      // Only changed fields are sent: the API treats PUT as a partial update. A cleared description is
-      // sent as "", which every server version accepts, rather than null.
+      // Only changed fields are sent: the API treats PUT as a partial update, and a cleared description
+      // is sent as null, which removes it.
       const changes = {};
       if (name !== text(entry.data.name)) changes.name = name;
-      if (description !== text(entry.data.description)) changes.description = description;
+      if (description !== text(entry.data.description)) changes.description = description === '' ? null : description;
       if (Object.keys(changes).length === 0) {
         closeForm();
         editButton.focus();
