@@ -1,0 +1,59 @@
+package fortress_test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/fortress-dev/fortress"
+
+// allowedImports is the import rule of ARCHITECTURE.md: the domain imports nothing of ours, adapters
+// import the domain (and shared internal helpers) but never each other, and only cmd/fortress wires
+// them together. A new package must be added here, which makes its place in the design a decision.
+var allowedImports = map[string][]string{
+	"":                   {},
+	"config":             {},
+	"password":           {},
+	"ui":                 {},
+	"token":              {""},
+	"httpapi":            {"", "ui"},
+	"sqlite":             {"", "internal/migration"},
+	"postgres":           {"", "internal/migration"},
+	"storetest":          {""},
+	"internal/migration": {},
+	"internal/pgtest":    {},
+	"cmd/fortress":       nil, // the composition root may import anything
+}
+
+func TestImportRule(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := relative(fields[0])
+		allowed, known := allowedImports[pkg]
+		if !known {
+			t.Errorf("package %q is not in the import rule (architecture_test.go)", fields[0])
+			continue
+		}
+		if allowed == nil {
+			continue
+		}
+		for _, imp := range fields[1:] {
+			if imp != module && !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			if dep := relative(imp); !slices.Contains(allowed, dep) {
+				t.Errorf("%s imports %s, which the import rule forbids", fields[0], imp)
+			}
+		}
+	}
+}
+
+func relative(pkg string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
+}
