@@ -2,12 +2,21 @@ module github.com/fortress-dev/fortress
 
 go 1.26.8
 
+// Every direct dependency is supply-chain surface and earns its place here:
 require (
+	// JWT signing and verification with the algorithm pinned by the verifier: JWT parsing is not
+	// something to hand-roll.
 	github.com/golang-jwt/jwt/v5 v5.3.1
+	// The PostgreSQL driver and connection pool.
 	github.com/jackc/pgx/v5 v5.12.0
+	// Versioned SQL migrations from an embedded FS, serialized across replicas with a PostgreSQL
+	// advisory lock.
 	github.com/pressly/goose/v3 v3.29.0
+	// CORS, including preflights and Vary handling; only ever configured with an explicit origin list.
 	github.com/rs/cors v1.11.1
+	// Argon2id, from the Go project.
 	golang.org/x/crypto v0.59.0
+	// Pure-Go SQLite, so that CGO_ENABLED=0 static builds embed the default engine.
 	modernc.org/sqlite v1.62.0
 )
 

@@ -139,7 +139,16 @@ func TestBinaryConcurrentMigrations(t *testing.T) {
 // TestBinaryServeAndTerminate runs the server, uses it over HTTP, checks the healthcheck command, and
 // stops it with SIGTERM: it must exit 0 after a graceful shutdown.
 func TestBinaryServeAndTerminate(t *testing.T) {
-	vars := baseEnv(t)
+	t.Run("sqlite", func(t *testing.T) { serveAndTerminate(t, baseEnv(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		vars := baseEnv(t)
+		vars["DATABASE_URL"] = pgtest.NewDatabase(t)
+		vars["AUTO_MIGRATE"] = "true"
+		serveAndTerminate(t, vars)
+	})
+}
+
+func serveAndTerminate(t *testing.T, vars map[string]string) {
 	cmd := command(t, vars, "serve")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
