@@ -83,6 +83,7 @@ type env struct {
 	tokens *token.Manager
 	// secrets are strings that must never appear in a response body (passwords).
 	secrets []string
+	raw     *sql.DB // opened by sqlDB
 }
 
 func newTestHasher(t testing.TB, p password.Params) *password.Hasher {
@@ -146,11 +147,15 @@ func (e *env) rebuild(opts ...func(*Config)) {
 // sqlDB opens a second connection to the env's database file, for looking behind the store's back.
 func (e *env) sqlDB() *sql.DB {
 	e.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=busy_timeout(10000)")
+	if e.raw != nil {
+		return e.raw
+	}
+	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)")
 	if err != nil {
 		e.t.Fatalf("sql.Open: got error %v, want nil", err)
 	}
 	e.t.Cleanup(func() { _ = db.Close() })
+	e.raw = db
 	return db
 }
 

@@ -65,10 +65,12 @@ func NewServer(cfg Config) *Server {
 		withRecover(cfg.Logger),
 		withSecurityHeaders,
 	}
+	// The Host check comes before the HTTPS redirect, whose Location is built from the Host header: in
+	// the other order any client could make the server redirect to a host of its choosing.
+	chain = append(chain, withTrustedHosts(cfg.AllowedHosts))
 	if cfg.HTTPSRedirect {
 		chain = append(chain, withHTTPSRedirect)
 	}
-	chain = append(chain, withTrustedHosts(cfg.AllowedHosts))
 	if len(cfg.CORSOrigins) > 0 { // rs/cors allows every origin when given none: never hand it an empty list
 		chain = append(chain, cors.New(cors.Options{
 			AllowedOrigins:   cfg.CORSOrigins,
@@ -109,7 +111,8 @@ func muxPath(path string) string {
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	_, pattern := s.mux.Handler(r)
 	if holder, ok := r.Context().Value(routeKey).(*routeHolder); ok {
-		holder.pattern = pattern
+		// "{$}" is how muxPath registers a trailing slash; logs and metrics name the documented path.
+		holder.pattern = strings.TrimSuffix(pattern, "{$}")
 	}
 	if pattern != "" {
 		s.mux.ServeHTTP(w, r)
