@@ -165,6 +165,7 @@ func TestHostileJSON(t *testing.T) {
 				{"array", `["x"]`}, {"empty object", "{}"},
 				{"NUL", `"a\u0000b"`}, {"raw NUL", "\"a\x00b\""}, {"escape", `"a\u001bb"`}, {"DEL", `"a\u007fb"`},
 				{"C1 control", `"a\u0085b"`}, {"bell", `"a\u0007b"`}, {"raw newline", "\"a\nb\""},
+				{"lone surrogate", `"a\ud800b"`}, {"replacement char", `"a\ufffdb"`},
 			} {
 				f, v := f, v
 				cases = append(cases, bodyCase{f + " " + v.name, func(e jsonEndpoint) string {
@@ -222,6 +223,8 @@ func TestHostileFieldValues(t *testing.T) {
 		{"update", map[string]any{"name": long(256)}, "", "name"},
 		{"update", map[string]any{"name": nil}, `"name":null`, "name"},
 		{"update", map[string]any{"name": "a\u2028b\u0000"}, "", "name"},
+		{"create", map[string]any{"name": "invoice\u202Efdp.exe"}, "", "name"},
+		{"update", map[string]any{"name": "isolate\u2066x\u2069"}, "", "name"},
 		{"update", map[string]any{"description": long(10001)}, "", "description"},
 		{"register", map[string]any{"password": long(11)}, "", "password"},
 		{"register", map[string]any{"password": strings.Repeat("🔒", 11)}, "", "password"},
@@ -435,7 +438,7 @@ func TestBodyCapOverTheNetwork(t *testing.T) {
 func TestHostileItemIDs(t *testing.T) {
 	h := newHostileEnv(t)
 	ids := []string{"-1", "0", "-0", "abc", "9223372036854775808", "99999999999999999999999", "1e3", "%201", "1%20",
-		"0x1", "1.0", "%00", "１", "%2B%2B1", "1_000", strings.Repeat("9", 5000), "%ff", "NaN"}
+		"0x1", "1.0", "%00", "１", "%2B%2B1", "1_000", strings.Repeat("9", 5000), "%ff", "NaN", "%2B1", "01", "007"}
 	for _, id := range ids {
 		for _, m := range []string{"GET", "PUT", "DELETE"} {
 			t.Run(fmt.Sprintf("%s %.30s", m, id), func(t *testing.T) {

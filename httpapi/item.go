@@ -70,7 +70,8 @@ func (p intParam) parse(r *http.Request) (int64, *fieldError) {
 		raw = values[0]
 	}
 	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n < p.Min || n > p.Max {
+	// Only the canonical form is accepted ("1", not "+1" or "01"), so that each item has one address.
+	if err != nil || n < p.Min || n > p.Max || strconv.FormatInt(n, 10) != raw {
 		return 0, &fieldError{Location: p.In, Field: p.Name, Message: fmt.Sprintf("must be an integer from %d to %d", p.Min, p.Max)}
 	}
 	return n, nil
@@ -128,15 +129,7 @@ func handleItemGet(log *slog.Logger, items fortress.ItemService) http.Handler {
 			return
 		}
 		it, err := items.FindItem(r.Context(), userFrom(r.Context()).ID, id)
-		if fortress.ErrorCode(err) == fortress.ENOTFOUND {
-			writeProblem(w, r, http.StatusNotFound, detailItemNotFound)
-			return
-		}
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		writeJSON(w, r, log, http.StatusOK, newItemResponse(it))
+		writeItem(w, r, log, it, err)
 	})
 }
 
@@ -157,15 +150,7 @@ func handleItemUpdate(log *slog.Logger, items fortress.ItemService) http.Handler
 			update.ClearDescription = true
 		}
 		it, err := items.UpdateItem(r.Context(), userFrom(r.Context()).ID, id, update)
-		if fortress.ErrorCode(err) == fortress.ENOTFOUND {
-			writeProblem(w, r, http.StatusNotFound, detailItemNotFound)
-			return
-		}
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		writeJSON(w, r, log, http.StatusOK, newItemResponse(it))
+		writeItem(w, r, log, it, err)
 	})
 }
 
@@ -184,6 +169,19 @@ func handleItemDelete(log *slog.Logger, items fortress.ItemService) http.Handler
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// writeItem answers a read or update of one item: the item, or the contract's 404 whether the item is
+// missing or someone else's.
+func writeItem(w http.ResponseWriter, r *http.Request, log *slog.Logger, it fortress.Item, err error) {
+	switch {
+	case fortress.ErrorCode(err) == fortress.ENOTFOUND:
+		writeProblem(w, r, http.StatusNotFound, detailItemNotFound)
+	case err != nil:
+		writeError(w, r, log, err)
+	default:
+		writeJSON(w, r, log, http.StatusOK, newItemResponse(it))
+	}
 }
 
 func collect(errs ...*fieldError) []fieldError {

@@ -122,6 +122,12 @@ func checkString(s string, r rules) string {
 		return fmt.Sprintf("must be at most %d %s long", r.max, plural(r.max, "character"))
 	case strings.ContainsRune(s, 0):
 		return "must not contain NUL characters"
+	case strings.ContainsRune(s, utf8.RuneError):
+		// encoding/json turns an unpaired surrogate escape ("\ud800") into U+FFFD: storing it would
+		// silently change what the client sent.
+		return "must not contain invalid Unicode (unpaired surrogates or U+FFFD)"
+	case r.line && strings.IndexFunc(s, isBidiControl) >= 0:
+		return "must not contain bidirectional control characters"
 	case r.line && strings.IndexFunc(s, unicode.IsControl) >= 0:
 		return "must not contain control characters"
 	case r.text && strings.IndexFunc(s, isDisallowedInText) >= 0:
@@ -130,6 +136,12 @@ func checkString(s string, r rules) string {
 		return "must be a valid email address"
 	}
 	return ""
+}
+
+// isBidiControl matches the embedding, override and isolate controls that can make a name display
+// differently from what it is (U+202A-U+202E, U+2066-U+2069).
+func isBidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
 }
 
 func isDisallowedInText(r rune) bool {

@@ -45,6 +45,12 @@ type Server struct {
 
 // NewServer builds the handler: every route, behind the middleware chain.
 func NewServer(cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func(context.Context) error { return nil }
+	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	rs := s.routes()
 	s.openapi = buildOpenAPI(rs, cfg.Version)
