@@ -122,4 +122,3 @@ func TestUnreachableServerIsUnavailable(t *testing.T) {
 		t.Fatalf("Open of a malformed URL: got %v, want an error that does not repeat the URL", err)
 	}
 }
-
