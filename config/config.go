@@ -5,6 +5,8 @@
 package config
 
 import (
+	"runtime"
+
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -77,7 +79,29 @@ type Config struct {
 	Argon2Time         uint32        // FORTRESS_ARGON2_TIME: passes over the memory
 	Argon2Threads      uint8         // FORTRESS_ARGON2_THREADS
 	DBMaxConns         int           // FORTRESS_DB_MAX_CONNS: connection pool size
-	Warnings           []string      // to be logged at start-up; never contain secret values
+
+	TrustedProxies []string // FORTRESS_TRUSTED_PROXIES: CIDR ranges whose forwarding headers are believed
+	TLSCertFile    string   // FORTRESS_TLS_CERT_FILE: serve HTTPS natively with this certificate chain...
+	TLSKeyFile     string   // FORTRESS_TLS_KEY_FILE: ...and this key
+	RedisURL       Secret   // REDIS_URL: share rate-limit budgets between replicas; empty = in-process
+
+	RateLimit         Rate // FORTRESS_RATE_LIMIT: per client, every route
+	LoginRateLimit    Rate // FORTRESS_LOGIN_RATE_LIMIT: per client, POST /auth/login
+	RegisterRateLimit Rate // FORTRESS_REGISTER_RATE_LIMIT: per client, POST /auth/register
+
+	LoginFailuresMax int           // FORTRESS_LOGIN_FAILURES_MAX: consecutive failures before an email is locked
+	LoginLockout     time.Duration // FORTRESS_LOGIN_LOCKOUT: how long an email stays locked after the failures
+
+	HashConcurrency int           // FORTRESS_HASH_CONCURRENCY: Argon2id computations at once (default: CPUs)
+	HashQueue       int           // FORTRESS_HASH_QUEUE: how many more may wait for a slot
+	HashWait        time.Duration // FORTRESS_HASH_WAIT: how long one may wait before a 503
+
+	ReadHeaderTimeout time.Duration // FORTRESS_READ_HEADER_TIMEOUT: cuts off slow-header (Slowloris) clients
+	ReadTimeout       time.Duration // FORTRESS_READ_TIMEOUT: cuts off slow-body clients
+	WriteTimeout      time.Duration // FORTRESS_WRITE_TIMEOUT
+	IdleTimeout       time.Duration // FORTRESS_IDLE_TIMEOUT: keep-alive connections
+
+	Warnings []string // to be logged at start-up; never contain secret values
 }
 
 // Production reports whether Fortress runs in production, where development conveniences are refused.
@@ -132,6 +156,29 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Argon2Time = uint32(l.integer("FORTRESS_ARGON2_TIME", 2, 1, 20))
 	c.Argon2Threads = uint8(l.integer("FORTRESS_ARGON2_THREADS", 1, 1, 16))
 	c.DBMaxConns = int(l.integer("FORTRESS_DB_MAX_CONNS", 10, 1, 1000))
+
+	c.TrustedProxies = l.cidrs("FORTRESS_TRUSTED_PROXIES")
+	c.TLSCertFile = l.text("FORTRESS_TLS_CERT_FILE", "")
+	c.TLSKeyFile = l.text("FORTRESS_TLS_KEY_FILE", "")
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		l.fail("FORTRESS_TLS_CERT_FILE", "must be set together with FORTRESS_TLS_KEY_FILE")
+	}
+	c.RedisURL = secrets["REDIS_URL"]
+	if raw := c.RedisURL.Reveal(); raw != "" && !hasPrefixFold(raw, "redis://") && !hasPrefixFold(raw, "rediss://") && !hasPrefixFold(raw, "unix://") {
+		l.fail("REDIS_URL", "must start with redis://, rediss:// or unix://")
+	}
+	c.RateLimit = l.rate("FORTRESS_RATE_LIMIT", Rate{Limit: 300, Window: time.Minute})
+	c.LoginRateLimit = l.rate("FORTRESS_LOGIN_RATE_LIMIT", Rate{Limit: 10, Window: time.Minute})
+	c.RegisterRateLimit = l.rate("FORTRESS_REGISTER_RATE_LIMIT", Rate{Limit: 5, Window: 10 * time.Minute})
+	c.LoginFailuresMax = int(l.integer("FORTRESS_LOGIN_FAILURES_MAX", 5, 1, 1000))
+	c.LoginLockout = l.duration("FORTRESS_LOGIN_LOCKOUT", 15*time.Minute, time.Second, 24*time.Hour)
+	c.HashConcurrency = int(l.integer("FORTRESS_HASH_CONCURRENCY", int64(runtime.NumCPU()), 1, 256))
+	c.HashQueue = int(l.integer("FORTRESS_HASH_QUEUE", 32, 0, 100000))
+	c.HashWait = l.duration("FORTRESS_HASH_WAIT", 3*time.Second, 0, time.Minute)
+	c.ReadHeaderTimeout = l.duration("FORTRESS_READ_HEADER_TIMEOUT", 5*time.Second, 100*time.Millisecond, 5*time.Minute)
+	c.ReadTimeout = l.duration("FORTRESS_READ_TIMEOUT", 30*time.Second, 100*time.Millisecond, 30*time.Minute)
+	c.WriteTimeout = l.duration("FORTRESS_WRITE_TIMEOUT", 30*time.Second, 100*time.Millisecond, 30*time.Minute)
+	c.IdleTimeout = l.duration("FORTRESS_IDLE_TIMEOUT", 2*time.Minute, time.Second, time.Hour)
 
 	if len(l.errs) > 0 {
 		return Config{}, errors.Join(l.errs...)
@@ -618,6 +665,56 @@ func hasPrefixFold(s, prefix string) bool {
 }
 
 func emptyEnv(string) string { return "" }
+
+// Rate is a request budget: Limit requests per Window. A zero Limit means no limit.
+type Rate struct {
+	Limit  int
+	Window time.Duration
+}
+
+// String is the form the variables take, "100/1m", or "off".
+func (r Rate) String() string {
+	if r.Limit == 0 {
+		return "off"
+	}
+	return strconv.Itoa(r.Limit) + "/" + shortDuration(r.Window)
+}
+
+// rate reads "N/DURATION" (such as 100/1m) or "off".
+func (l *loader) rate(name string, def Rate) Rate {
+	raw := l.get(name)
+	if raw == "" {
+		return def
+	}
+	if strings.EqualFold(raw, "off") {
+		return Rate{}
+	}
+	n, w, ok := strings.Cut(raw, "/")
+	limit, err := strconv.Atoi(n)
+	window, werr := time.ParseDuration(w)
+	if !ok || err != nil || werr != nil || limit < 1 || limit > 1_000_000 || window < time.Second || window > 24*time.Hour {
+		l.fail(name, "must be off or N/DURATION with N from 1 to 1000000 and a duration from 1s to 24h, such as 100/1m (got %s)", quote(raw))
+		return def
+	}
+	return Rate{Limit: limit, Window: window}
+}
+
+// cidrs reads a list of CIDR ranges or single IP addresses.
+func (l *loader) cidrs(name string) []string {
+	entries, _, ok := l.list(name)
+	if !ok {
+		return nil
+	}
+	for _, e := range entries {
+		_, perr := netip.ParsePrefix(e)
+		_, aerr := netip.ParseAddr(e)
+		if (perr != nil && aerr != nil) || strings.Contains(e, "%") {
+			l.fail(name, "%s is not a CIDR range or an IP address", quote(e))
+			return nil
+		}
+	}
+	return entries
+}
 
 // Database is the part of the configuration that `fortress migrate` needs. A migration job has the
 // database's credentials but not the token signing key, so it must not need the whole Config.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,18 @@ func TestLoadDefaults(t *testing.T) {
 				Argon2Time:         2,
 				Argon2Threads:      1,
 				DBMaxConns:         10,
+				RateLimit:          Rate{300, time.Minute},
+				LoginRateLimit:     Rate{10, time.Minute},
+				RegisterRateLimit:  Rate{5, 10 * time.Minute},
+				LoginFailuresMax:   5,
+				LoginLockout:       15 * time.Minute,
+				HashConcurrency:    runtime.NumCPU(),
+				HashQueue:          32,
+				HashWait:           3 * time.Second,
+				ReadHeaderTimeout:  5 * time.Second,
+				ReadTimeout:        30 * time.Second,
+				WriteTimeout:       30 * time.Second,
+				IdleTimeout:        2 * time.Minute,
 				Warnings:           c.Warnings, // checked below
 			}
 			if !reflect.DeepEqual(c, want) {
@@ -544,8 +557,8 @@ func TestLookupSecretIsReusable(t *testing.T) {
 	}
 
 	names := SecretVariables()
-	if !reflect.DeepEqual(names, []string{"DATABASE_URL", "JWT_SECRET_KEY"}) {
-		t.Errorf("SecretVariables: got %q, want DATABASE_URL and JWT_SECRET_KEY", names)
+	if !reflect.DeepEqual(names, []string{"DATABASE_URL", "JWT_SECRET_KEY", "REDIS_URL"}) {
+		t.Errorf("SecretVariables: got %q, want DATABASE_URL, JWT_SECRET_KEY and REDIS_URL", names)
 	}
 	names[0] = "CHANGED"
 	if SecretVariables()[0] != "DATABASE_URL" {
@@ -582,5 +595,60 @@ func TestLoadDatabaseNeedsOnlyTheDatabase(t *testing.T) {
 	full, err := Load(func(k string) string { return map[string]string{"FORTRESS_DB_MAX_CONNS": "3"}[k] })
 	if err != nil || full.Database().MaxConns != 3 || full.Database().Engine != EngineSQLite {
 		t.Fatalf("Config.Database: got %+v, %v", full.Database(), err)
+	}
+}
+
+func TestAbuseResistanceSettings(t *testing.T) {
+	load := func(vars map[string]string) (Config, error) {
+		return Load(func(k string) string { return vars[k] })
+	}
+	c, err := load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimit != (Rate{300, time.Minute}) || c.LoginRateLimit != (Rate{10, time.Minute}) ||
+		c.RegisterRateLimit != (Rate{5, 10 * time.Minute}) || c.LoginFailuresMax != 5 || c.LoginLockout != 15*time.Minute ||
+		c.HashConcurrency < 1 || c.HashQueue != 32 || c.HashWait != 3*time.Second || len(c.TrustedProxies) != 0 ||
+		c.ReadHeaderTimeout != 5*time.Second || c.RedisURL.IsSet() {
+		t.Fatalf("defaults: got %+v", c)
+	}
+	c, err = load(map[string]string{
+		"FORTRESS_RATE_LIMIT": "off", "FORTRESS_LOGIN_RATE_LIMIT": "3/30s",
+		"FORTRESS_TRUSTED_PROXIES": `["10.0.0.0/8","192.0.2.1","fd00::/8"]`,
+		"FORTRESS_TLS_CERT_FILE":   "/c.pem", "FORTRESS_TLS_KEY_FILE": "/k.pem",
+		"REDIS_URL": "redis://:pw@127.0.0.1:6379/0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimit.Limit != 0 || c.RateLimit.String() != "off" || c.LoginRateLimit != (Rate{3, 30 * time.Second}) ||
+		c.LoginRateLimit.String() != "3/30s" || len(c.TrustedProxies) != 3 || c.TLSKeyFile != "/k.pem" ||
+		c.RedisURL.Reveal() != "redis://:pw@127.0.0.1:6379/0" {
+		t.Fatalf("set: got %+v", c)
+	}
+	if strings.Contains(c.String(), ":pw@") {
+		t.Fatal("Config.String shows REDIS_URL")
+	}
+	bad := map[string]string{
+		"FORTRESS_RATE_LIMIT":          "fast",
+		"FORTRESS_LOGIN_RATE_LIMIT":    "0/1m",
+		"FORTRESS_REGISTER_RATE_LIMIT": "5/1ms",
+		"FORTRESS_TRUSTED_PROXIES":     "10.0.0.0/33",
+		"FORTRESS_TLS_CERT_FILE":       "/only-cert.pem",
+		"REDIS_URL":                    "http://secret-host:6379",
+		"FORTRESS_HASH_CONCURRENCY":    "0",
+		"FORTRESS_READ_HEADER_TIMEOUT": "1ns",
+	}
+	_, err = load(bad)
+	if err == nil {
+		t.Fatal("bad values: got nil error")
+	}
+	for name := range bad {
+		if !strings.Contains(err.Error(), name+":") {
+			t.Errorf("error lacks a line for %s: %v", name, err)
+		}
+	}
+	if strings.Contains(err.Error(), "secret-host") {
+		t.Fatalf("error shows the REDIS_URL value: %v", err)
 	}
 }

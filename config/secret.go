@@ -23,6 +23,7 @@ const maxSecretFileBytes = 64 << 10
 var secretVariables = []string{
 	"DATABASE_URL",
 	"JWT_SECRET_KEY",
+	"REDIS_URL",
 }
 
 // SecretVariables returns the names of the variables that hold secrets, so that tools which show the
