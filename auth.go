@@ -1,6 +1,9 @@
 package fortress
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Limits of a password, counted in characters (the original's rule).
 const (
@@ -9,18 +12,19 @@ const (
 )
 
 // PasswordHasher hashes and verifies passwords. Hashes are self-describing strings that carry their
-// own parameters, so that parameters can be raised without invalidating stored hashes.
+// own parameters, so that parameters can be raised without invalidating stored hashes. Hashing is
+// deliberately expensive, so every method may return EUNAVAILABLE when too much of it is in flight.
 type PasswordHasher interface {
 	// Hash returns a new salted hash of password.
-	Hash(password string) (string, error)
+	Hash(ctx context.Context, password string) (string, error)
 
 	// Verify reports whether password matches hash, and whether hash should be replaced because it
-	// was made with other parameters than the current ones. err is only for a malformed hash.
-	Verify(password, hash string) (ok, needsRehash bool, err error)
+	// was made with other parameters than the current ones. err is for a malformed hash or EUNAVAILABLE.
+	Verify(ctx context.Context, password, hash string) (ok, needsRehash bool, err error)
 
 	// VerifyDummy does the work of a failed Verify, for logins of unknown emails, so that the response
-	// time does not tell which emails have accounts.
-	VerifyDummy(password string)
+	// time does not tell which emails have accounts. err is EUNAVAILABLE or nil.
+	VerifyDummy(ctx context.Context, password string) error
 }
 
 // AccessClaims is what a verified access token says about its bearer.

@@ -72,13 +72,14 @@ func (res *Resolver) Resolve(r *http.Request) Client {
 	}
 	for i := len(hops) - 1; i >= 0; i-- {
 		h := hops[i]
+		// The scheme was recorded by a trusted proxy, so it holds even when the address is missing.
+		if h.proto != "" {
+			c.HTTPS = strings.EqualFold(h.proto, "https")
+		}
 		if !h.ip.IsValid() {
 			break
 		}
 		c.IP = h.ip
-		if h.proto != "" {
-			c.HTTPS = strings.EqualFold(h.proto, "https")
-		}
 		if !res.isTrusted(h.ip) {
 			break
 		}
@@ -155,6 +156,8 @@ func parseXForwarded(forValues, protoValues []string) []hop {
 		}
 	}
 	switch {
+	case len(hops) == 0 && len(protos) > 0: // only the scheme is forwarded: it describes the peer's client side
+		hops = []hop{{proto: protos[len(protos)-1]}}
 	case len(protos) == len(hops):
 		for i := range hops {
 			hops[i].proto = protos[i]

@@ -49,6 +49,10 @@ func TestResolve(t *testing.T) {
 			map[string][]string{"X-Forwarded-For": {"[::ffff:198.51.100.4]:99"}}, "198.51.100.4", false},
 		{"zone in a hop is refused", "10.1.2.3:80", false,
 			map[string][]string{"X-Forwarded-For": {"fe80::1%eth0"}}, "10.1.2.3", false},
+		{"trusted proxy sends only X-Forwarded-Proto", "10.1.2.3:80", false,
+			map[string][]string{"X-Forwarded-Proto": {"https"}}, "10.1.2.3", true},
+		{"Forwarded with proto but no for", "10.1.2.3:80", false,
+			map[string][]string{"Forwarded": {"proto=https"}}, "10.1.2.3", true},
 		{"proto list aligned with hops", "10.1.2.3:80", false,
 			map[string][]string{"X-Forwarded-For": {"198.51.100.9, 10.9.9.9"}, "X-Forwarded-Proto": {"http, https"}}, "198.51.100.9", false},
 	}

@@ -53,7 +53,7 @@ func handleRegister(log *slog.Logger, users fortress.UserService, hasher fortres
 		if _, ok := decodeJSON(w, r, &req); !ok {
 			return
 		}
-		hash, err := hasher.Hash(req.Password)
+		hash, err := hasher.Hash(r.Context(), req.Password)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
@@ -105,11 +105,14 @@ func handleLogin(log *slog.Logger, users fortress.UserService, hasher fortress.P
 			return
 		}
 		if u == nil {
-			hasher.VerifyDummy(password)
+			if err := hasher.VerifyDummy(r.Context(), password); err != nil {
+				writeError(w, r, log, err)
+				return
+			}
 			loginFailed(w, r, log, "unknown_email", 0)
 			return
 		}
-		match, rehash, err := hasher.Verify(password, u.PasswordHash)
+		match, rehash, err := hasher.Verify(r.Context(), password, u.PasswordHash)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
@@ -155,7 +158,7 @@ func findLoginUser(ctx context.Context, users fortress.UserService, email string
 // upgradeHash re-hashes a password whose stored hash has old parameters. Failing is not fatal: the old
 // hash still works and the next login tries again.
 func upgradeHash(ctx context.Context, log *slog.Logger, users fortress.UserService, hasher fortress.PasswordHasher, id int64, password string) {
-	hash, err := hasher.Hash(password)
+	hash, err := hasher.Hash(ctx, password)
 	if err == nil {
 		err = users.UpdatePasswordHash(ctx, id, hash)
 	}

@@ -86,13 +86,14 @@ type env struct {
 	raw     *sql.DB // opened by sqlDB
 }
 
-func newTestHasher(t testing.TB, p password.Params) *password.Hasher {
+// newTestHasher is the real, guarded hasher the server uses, with a gate wide enough never to refuse.
+func newTestHasher(t testing.TB, p password.Params) *password.Guarded {
 	t.Helper()
 	h, err := password.NewHasher(p)
 	if err != nil {
 		t.Fatalf("password.NewHasher: got error %v, want nil", err)
 	}
-	return h
+	return password.NewGuarded(h, password.NewGate(64, 1024, time.Minute))
 }
 
 func newTestTokens(t testing.TB, now func() time.Time) *token.Manager {
@@ -387,25 +388,25 @@ type countingHasher struct {
 	verifyErr                 error
 }
 
-func (c *countingHasher) Hash(pw string) (string, error) {
+func (c *countingHasher) Hash(ctx context.Context, pw string) (string, error) {
 	c.hashes.Add(1)
 	if c.hashErr != nil {
 		return "", c.hashErr
 	}
-	return c.PasswordHasher.Hash(pw)
+	return c.PasswordHasher.Hash(ctx, pw)
 }
 
-func (c *countingHasher) Verify(pw, hash string) (bool, bool, error) {
+func (c *countingHasher) Verify(ctx context.Context, pw, hash string) (bool, bool, error) {
 	c.verifies.Add(1)
 	if c.verifyErr != nil {
 		return false, false, c.verifyErr
 	}
-	return c.PasswordHasher.Verify(pw, hash)
+	return c.PasswordHasher.Verify(ctx, pw, hash)
 }
 
-func (c *countingHasher) VerifyDummy(pw string) {
+func (c *countingHasher) VerifyDummy(ctx context.Context, pw string) error {
 	c.dummies.Add(1)
-	c.PasswordHasher.VerifyDummy(pw)
+	return c.PasswordHasher.VerifyDummy(ctx, pw)
 }
 
 func (c *countingHasher) reset() {

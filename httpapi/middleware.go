@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fortress-dev/fortress/clientip"
 )
 
 // Middleware is the standard shape, so that third-party middleware (CORS, later rate limiting) fits
@@ -23,6 +26,7 @@ const (
 	requestIDKey ctxKey = iota
 	userKey
 	routeKey
+	clientKey
 )
 
 func requestIDFrom(ctx context.Context) string {
@@ -102,14 +106,34 @@ func withAccessLog(log *slog.Logger) Middleware {
 	}
 }
 
-// clientIP is the socket peer. Forwarding headers are not trusted here: any client can write them.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// withClient decides once who the client is (see package clientip) and keeps it in the context, so
+// that the rate limiter, the log and the HTTPS redirect all agree.
+func withClient(res *clientip.Resolver) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey, res.Resolve(r))))
+		})
 	}
-	return host
 }
+
+// clientFrom returns the client withClient resolved, or the bare socket peer.
+func clientFrom(r *http.Request) clientip.Client {
+	if c, ok := r.Context().Value(clientKey).(clientip.Client); ok {
+		return c
+	}
+	return clientip.Client{IP: peerIP(r), HTTPS: r.TLS != nil}
+}
+
+func peerIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// clientIP is the client's address as text, for logs and rate-limit keys.
+func clientIP(r *http.Request) string { return clientFrom(r).String() }
 
 // withRecover turns a panic into a generic 500 problem and a logged stack, so that one bad request
 // neither kills the process nor shows its internals.
@@ -158,7 +182,7 @@ func withSecurityHeaders(next http.Handler) http.Handler {
 		} else {
 			h.Set("Cache-Control", "no-store")
 		}
-		if r.TLS != nil {
+		if clientFrom(r).HTTPS {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)
@@ -169,7 +193,7 @@ func withSecurityHeaders(next http.Handler) http.Handler {
 // method and body. Liveness and readiness stay reachable over HTTP for probes.
 func withHTTPSRedirect(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS != nil || isProbe(r) {
+		if clientFrom(r).HTTPS || isProbe(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -98,7 +98,7 @@ func TestLoginRehashesOldHashes(t *testing.T) {
 	if !strings.Contains(after.PasswordHash, "m=8192,t=2,p=1") {
 		t.Errorf("hash after login got %q, want parameters m=8192,t=2,p=1", after.PasswordHash)
 	}
-	if ok, rehash, err := hasherB.Verify(testPassword, after.PasswordHash); !ok || rehash || err != nil {
+	if ok, rehash, err := hasherB.Verify(context.Background(), testPassword, after.PasswordHash); !ok || rehash || err != nil {
 		t.Errorf("new hash verifies as (%v, %v, %v), want (true, false, nil)", ok, rehash, err)
 	}
 	e.login("upgrade@example.com", testPassword)

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/fortress-dev/fortress"
+	"github.com/fortress-dev/fortress/clientip"
 )
 
 // Config is what the server needs: its collaborators and the settings of its middleware.
@@ -27,8 +28,9 @@ type Config struct {
 	// Ready reports whether the instance can serve: the database answers and its schema is current.
 	Ready func(context.Context) error
 
-	AllowedHosts  []string // Host header patterns; see withTrustedHosts
-	CORSOrigins   []string // origins allowed to call the API from a browser; none by default
+	Clients       *clientip.Resolver // who the client is; nil trusts no proxy
+	AllowedHosts  []string           // Host header patterns; see withTrustedHosts
+	CORSOrigins   []string           // origins allowed to call the API from a browser; none by default
 	MaxBodyBytes  int64
 	HTTPSRedirect bool
 	Version       string // published in /openapi.json
@@ -47,6 +49,9 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Clients == nil {
+		cfg.Clients, _ = clientip.New(nil) // no ranges: cannot fail
 	}
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) error { return nil }
@@ -67,6 +72,7 @@ func NewServer(cfg Config) *Server {
 	// security headers come before any check that can answer, so refusals carry them too.
 	chain := []Middleware{
 		withRequestID,
+		withClient(cfg.Clients),
 		withAccessLog(cfg.Logger),
 		withRecover(cfg.Logger),
 		withSecurityHeaders,

@@ -2,31 +2,26 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
-	"time"
 
+	"github.com/fortress-dev/fortress/clientip"
 	"github.com/fortress-dev/fortress/config"
 	"github.com/fortress-dev/fortress/httpapi"
 	"github.com/fortress-dev/fortress/password"
 	"github.com/fortress-dev/fortress/token"
 )
 
-// Server timeouts bound what a slow or idle client can hold: a Slowloris client that trickles its
-// headers is cut off after readHeaderTimeout.
-const (
-	readHeaderTimeout = 5 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 30 * time.Second
-	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
-)
+// maxHeaderBytes bounds the request line and headers; the timeouts come from the configuration.
+const maxHeaderBytes = 64 << 10
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	rest, err := parseFlags(flag.NewFlagSet("serve", flag.ContinueOnError), args, stderr, "serve")
@@ -75,6 +70,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	passwords := password.NewGuarded(hasher, password.NewGate(cfg.HashConcurrency, cfg.HashQueue, cfg.HashWait))
+	clients, err := clientip.New(cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("FORTRESS_TRUSTED_PROXIES: %w", err)
+	}
 	tokens, err := token.NewManager(token.Config{
 		Secret:   []byte(cfg.JWTSecret.Reveal()),
 		Issuer:   cfg.JWTIssuer,
@@ -89,7 +89,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Logger:    logger,
 		Users:     s,
 		Items:     s,
-		Passwords: hasher,
+		Passwords: passwords,
 		Tokens:    tokens,
 		TokenTTL:  cfg.AccessTokenTTL,
 		Ready: func(ctx context.Context) error {
@@ -98,6 +98,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 			return checkSchema(ctx, s)
 		},
+		Clients:       clients,
 		AllowedHosts:  cfg.AllowedHosts,
 		CORSOrigins:   cfg.CORSOrigins,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
@@ -105,26 +106,36 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Version:       version,
 	})
 
+	tlsConfig, err := loadTLS(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
+	scheme, serve := "http", func(srv *http.Server) error { return srv.Serve(ln) }
+	if tlsConfig != nil {
+		// The certificate is in TLSConfig; ServeTLS adds HTTP/2 to the negotiated protocols.
+		scheme, serve = "https", func(srv *http.Server) error { return srv.ServeTLS(ln, "", "") }
+	}
 	srv := &http.Server{
 		Handler:           api,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	base := "http://" + displayAddr(ln.Addr())
-	logger.Info("fortress started", "addr", ln.Addr().String(), "ui", base+"/", "docs", base+"/docs",
+	base := scheme + "://" + displayAddr(ln.Addr())
+	logger.Info("fortress started", "addr", ln.Addr().String(), "scheme", scheme, "ui", base+"/", "docs", base+"/docs",
 		"engine", string(cfg.Engine), "env", cfg.Env, "version", version)
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- serve(srv) }()
 	select {
 	case err := <-served:
 		return err
@@ -146,6 +157,30 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// loadTLS returns the server's TLS configuration, or nil when no certificate is configured: TLS 1.2 at
+// least, and for TLS 1.2 only forward-secret AEAD cipher suites (TLS 1.3 suites are all modern).
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("FORTRESS_TLS_CERT_FILE/FORTRESS_TLS_KEY_FILE: cannot load the certificate and key: %w", err)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+	}, nil
 }
 
 // newLogger writes structured logs to w, JSON unless configured otherwise.
