@@ -121,12 +121,20 @@ func operationDoc(op operation, ref func(reflect.Type) map[string]any) map[strin
 		out["security"] = []any{map[string]any{"OAuth2PasswordBearer": []string{}}}
 	}
 	errs = append(errs, http.StatusBadRequest, http.StatusInternalServerError, http.StatusServiceUnavailable)
+	if !op.probe {
+		errs = append(errs, http.StatusTooManyRequests)
+	}
 	problemRef := ref(typeOf[problem]())
 	for _, code := range errs {
-		responses[strconv.Itoa(code)] = map[string]any{
+		resp := map[string]any{
 			"description": http.StatusText(code),
 			"content":     map[string]any{"application/problem+json": map[string]any{"schema": problemRef}},
 		}
+		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+			resp["headers"] = map[string]any{"Retry-After": map[string]any{
+				"description": headerDocs["Retry-After"], "schema": headerSchema("Retry-After")}}
+		}
+		responses[strconv.Itoa(code)] = resp
 	}
 	out["responses"] = responses
 	return out
@@ -137,10 +145,11 @@ var headerDocs = map[string]string{
 	"Location":      "The URL of the created item.",
 	"X-Total-Count": "The caller's total number of items.",
 	"Link":          `The next page, as <url>; rel="next", when there is one.`,
+	"Retry-After":   "Seconds to wait before retrying.",
 }
 
 func headerSchema(name string) map[string]any {
-	if name == "X-Total-Count" {
+	if name == "X-Total-Count" || name == "Retry-After" {
 		return map[string]any{"type": "integer", "minimum": 0}
 	}
 	return map[string]any{"type": "string", "maxLength": 2048}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"reflect"
 
+	"github.com/fortress-dev/fortress/ratelimit"
 	"github.com/fortress-dev/fortress/ui"
 )
 
@@ -23,11 +24,13 @@ type operation struct {
 	body             reflect.Type // JSON request struct, if any
 	form             reflect.Type // form request struct, if any
 	params           []intParam
-	status           int          // success status
-	response         reflect.Type // JSON success body, if any
-	responseType     string       // media type of a non-JSON success body
-	errors           []int        // problem statuses the operation can answer besides the common ones
-	headers          []string     // response headers the success carries
+	status           int               // success status
+	response         reflect.Type      // JSON success body, if any
+	responseType     string            // media type of a non-JSON success body
+	errors           []int             // problem statuses the operation can answer besides the common ones
+	headers          []string          // response headers the success carries
+	limit            *ratelimit.Policy // a stricter budget for this route, on top of the general one
+	probe            bool              // liveness/readiness: exempt from the Host check and rate limits
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
@@ -47,10 +50,10 @@ func (s *Server) routes() []route {
 
 	return []route{
 		{"GET", "/health", handleHealth(log), operation{id: "health", summary: "Liveness", tag: "operations",
-			status: http.StatusOK, response: typeOf[healthResponse]()}},
+			status: http.StatusOK, response: typeOf[healthResponse](), probe: true}},
 		{"GET", "/readyz", handleReady(log, c.Ready, s.draining.Load), operation{id: "ready",
 			summary: "Readiness: the database answers and its schema is current", tag: "operations",
-			status: http.StatusOK, response: typeOf[healthResponse](), errors: []int{http.StatusServiceUnavailable}}},
+			status: http.StatusOK, response: typeOf[healthResponse](), errors: []int{http.StatusServiceUnavailable}, probe: true}},
 		{"GET", "/openapi.json", http.HandlerFunc(s.serveOpenAPI), operation{id: "openapi", summary: "This document",
 			tag: "operations", status: http.StatusOK, responseType: "application/json"}},
 		{"GET", "/docs", handleFile(ui.Files, "docs.html"), operation{id: "docs", summary: "Interactive API docs",
@@ -63,11 +66,12 @@ func (s *Server) routes() []route {
 
 		{"POST", "/auth/register", handleRegister(log, users, c.Passwords), operation{id: "register",
 			summary: "Create an account", tag: "auth", body: typeOf[registerRequest](), status: http.StatusCreated,
-			response: typeOf[userResponse](), errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity}}},
+			response: typeOf[userResponse](), errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
+			limit: &c.RegisterLimit}},
 		{"POST", "/auth/login", handleLogin(log, users, c.Passwords, c.Tokens, c.TokenTTL), operation{id: "login",
 			summary: "Exchange email and password for an access token (OAuth2 password grant)", tag: "auth",
 			form: typeOf[loginForm](), status: http.StatusOK, response: typeOf[tokenResponse](),
-			errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity}}},
+			errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity}, limit: &c.LoginLimit}},
 
 		{"POST", "/items/", handleItemCreate(log, items), itemCreate},
 		{"POST", "/items", handleItemCreate(log, items), withID(itemCreate, "createItemNoSlash")},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fortress-dev/fortress"
 	"github.com/fortress-dev/fortress/clientip"
+	"github.com/fortress-dev/fortress/ratelimit"
 )
 
 // Config is what the server needs: its collaborators and the settings of its middleware.
@@ -33,7 +34,13 @@ type Config struct {
 	CORSOrigins   []string           // origins allowed to call the API from a browser; none by default
 	MaxBodyBytes  int64
 	HTTPSRedirect bool
-	Version       string // published in /openapi.json
+
+	// Limiter keeps the request budgets; nil disables rate limiting. A zero-Limit policy is off.
+	Limiter       ratelimit.Limiter
+	RateLimit     ratelimit.Policy // every route, per client
+	LoginLimit    ratelimit.Policy // POST /auth/login, per client
+	RegisterLimit ratelimit.Policy // POST /auth/register, per client
+	Version       string           // published in /openapi.json
 }
 
 // Server is the API's http.Handler.
@@ -65,6 +72,11 @@ func NewServer(cfg Config) *Server {
 		if rt.doc.auth {
 			h = authenticate(h)
 		}
+		if rt.doc.limit != nil {
+			if m := s.limit(*rt.doc.limit); m != nil {
+				h = m(h)
+			}
+		}
 		s.mux.Handle(rt.method+" "+muxPath(rt.path), h)
 	}
 
@@ -80,6 +92,9 @@ func NewServer(cfg Config) *Server {
 	// The Host check comes before the HTTPS redirect, whose Location is built from the Host header: in
 	// the other order any client could make the server redirect to a host of its choosing.
 	chain = append(chain, withTrustedHosts(cfg.AllowedHosts))
+	if m := s.limit(cfg.RateLimit); m != nil {
+		chain = append(chain, m)
+	}
 	if cfg.HTTPSRedirect {
 		chain = append(chain, withHTTPSRedirect)
 	}
@@ -101,6 +116,14 @@ func NewServer(cfg Config) *Server {
 	}
 	s.handler = h
 	return s
+}
+
+// limit returns the rate-limit middleware for p, or nil when limiting is off.
+func (s *Server) limit(p ratelimit.Policy) Middleware {
+	if s.cfg.Limiter == nil || p.Limit == 0 {
+		return nil
+	}
+	return withRateLimit(s.cfg.Logger, s.cfg.Limiter, p)
 }
 
 // ServeHTTP implements http.Handler.

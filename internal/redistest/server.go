@@ -1,0 +1,173 @@
+package redistest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// process is one run of redis-server: its own port and unix socket, so several test binaries can each run
+// one at the same time.
+type process struct {
+	dir     string // temporary directory: the log and the unix socket
+	port    int
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed once redis-server has exited; waitErr is then set
+	waitErr error
+}
+
+// errPortInUse means another process took the port between our probe and redis-server binding it.
+var errPortInUse = errors.New("port already in use")
+
+// findBinary looks for redis-server on PATH.
+func findBinary() (string, bool) {
+	path, err := exec.LookPath("redis-server")
+	return path, err == nil
+}
+
+// freePort asks the kernel for a port nobody holds now; redis-server may still lose it to a racing process.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startOnFreePort starts redis-server in a new temporary directory, retrying on a fresh port if another
+// process won the race for the one we picked.
+func startOnFreePort(binary string) (*process, error) {
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, err
+	}
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		p, err := launch(binary, dir, port)
+		if !errors.Is(err, errPortInUse) {
+			if err != nil {
+				os.RemoveAll(dir)
+			}
+			return p, err
+		}
+	}
+	os.RemoveAll(dir)
+	return nil, errors.New("no free port after 5 attempts")
+}
+
+// launch starts redis-server as our direct child (no --daemonize), so the parent-death signal reaches it
+// if the test binary is killed. Nothing is persisted: a restarted server starts empty, like a real one
+// that lost its memory.
+func launch(binary, dir string, port int) (*process, error) {
+	logPath := filepath.Join(dir, "redis.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close() // the child keeps its own descriptor
+	socket := filepath.Join(dir, "redis.sock")
+	cmd := exec.Command(binary,
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--unixsocket", socket, "--unixsocketperm", "700",
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir)
+	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.SysProcAttr = dir, logFile, logFile, procAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{dir: dir, port: port, cmd: cmd, exited: make(chan struct{})}
+	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
+	// Poll through our own unix socket: over TCP a racing server that won our port would answer instead.
+	// redis-server binds TCP before the socket and exits if it cannot, so the socket proves both.
+	if err := p.waitReady(socket, 30*time.Second); err != nil {
+		p.stop()
+		logText, _ := os.ReadFile(logPath)
+		if strings.Contains(string(logText), "Address already in use") {
+			return nil, errPortInUse
+		}
+		return nil, fmt.Errorf("%v; server log:\n%s", err, tail(logText))
+	}
+	return p, nil
+}
+
+func (p *process) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", p.port) }
+
+func (p *process) waitReady(socket string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := ping("unix", socket)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redis-server not answering PING after %v: %v", limit, err)
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("redis-server exited: %v", p.waitErr)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// ping speaks just enough RESP to learn whether a server is up, without a client library's retries.
+func ping(network, addr string) error {
+	conn, err := net.DialTimeout(network, addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
+	}
+	return nil
+}
+
+// stop asks redis-server to shut down (SIGINT; with nothing to save it exits at once), and kills it if
+// that hangs. A paused server is resumed first so that it can act on the signal.
+func (p *process) stop() error {
+	select {
+	case <-p.exited:
+		return nil
+	default:
+	}
+	if resumeSignal != nil {
+		p.cmd.Process.Signal(resumeSignal)
+	}
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		p.cmd.Process.Kill()
+	}
+	select {
+	case <-p.exited:
+		return nil
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+		return errors.New("redis-server ignored SIGINT for 10s and was killed")
+	}
+}
+
+// tail keeps error messages readable: the last lines of a log say why the server died.
+func tail(b []byte) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-20):], "\n")
+}
