@@ -6,8 +6,8 @@
 // Every budget is a GCRA (generic cell rate algorithm), which is a token bucket stored as a single
 // number: the theoretical arrival time (TAT) at which the budget would be full again. A Policy of Limit
 // requests per Window refills one request every Window/Limit (the emission interval) and allows a burst
-// of Limit. A request at time now is allowed when max(TAT, now) + interval - now <= Window; it then moves
-// TAT to max(TAT, now) + interval. Everything the HTTP layer needs follows from that one number:
+// of Limit. A request at time now is allowed when max(TAT, now) + interval - now <= Window (rounded down
+// to whole intervals, so a burst never exceeds Limit); it then moves TAT to max(TAT, now) + interval. Everything the HTTP layer needs follows from that one number:
 // Remaining = (Window - (TAT - now)) / interval, Reset = TAT - now (until the budget is full), and, for a
 // denied request, RetryAfter = TAT + interval - Window - now. GCRA was chosen over fixed windows (which
 // allow twice the limit across a window edge) and sliding logs (which store one entry per request): it is

@@ -11,8 +11,8 @@ import (
 // DefaultRetryInterval is how often WithFallback probes a failing primary when given no interval.
 const DefaultRetryInterval = time.Second
 
-// fallbackLimiter answers from primary while it works and from fallback while it fails. Only the fast path (is
-// primary down?) is lock-free; state changes, which happen once per outage, take mu.
+// fallbackLimiter answers from primary while it works and from fallback while it fails. Only the fast
+// path (is primary down?) is lock-free; state changes, which happen once per outage, take mu.
 type fallbackLimiter struct {
 	primary, fallback Limiter
 	log               *slog.Logger

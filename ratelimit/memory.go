@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// DefaultMaxKeys is the key bound NewMemory uses when given none: about 20 MB of budgets.
+// DefaultMaxKeys is the key bound NewMemory uses when given none: about 10 MB of budgets for typical keys
+// (an IP address), 22 MB at worst (64-byte names and keys; longer keys are hashed to 32 bytes).
 const DefaultMaxKeys = 100_000
 
 // memoryShards spreads keys over independent locks so concurrent requests for different clients rarely
@@ -49,6 +50,8 @@ type memoryEntry struct {
 
 // NewMemory returns an in-process limiter holding at most maxKeys keys (DefaultMaxKeys when maxKeys < 1).
 // Keys whose budget is full again are dropped; when a shard is full, the key closest to expiry is evicted.
+// Each of the shards holds an equal part of maxKeys, so eviction may begin slightly before maxKeys keys
+// are held in all (at 99.5% of them for a flood of 100,000 distinct keys).
 func NewMemory(maxKeys int, opts ...MemoryOption) *Memory {
 	if maxKeys < 1 {
 		maxKeys = DefaultMaxKeys

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -165,22 +166,41 @@ func TestMemoryHeapStaysConsistent(t *testing.T) {
 	}
 }
 
+// BenchmarkMemoryTake measures a Take on keys that are already held (the common case: returning
+// clients) and on a flood of new keys, each of which evicts another once the store is full.
 func BenchmarkMemoryTake(b *testing.B) {
-	m := NewMemory(DefaultMaxKeys)
-	p := Policy{"bench", 1_000_000, time.Second}
 	keys := make([]string, 10_000)
 	for i := range keys {
 		keys[i] = "ip:10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256)
 	}
 	ctx := context.Background()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			if _, err := m.Take(ctx, keys[i%len(keys)], p); err != nil {
-				b.Fatal(err)
+	b.Run("held", func(b *testing.B) {
+		m := NewMemory(DefaultMaxKeys)
+		p := Policy{"bench", 1_000_000, time.Hour}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if _, err := m.Take(ctx, keys[i%len(keys)], p); err != nil {
+					b.Fatal(err)
+				}
+				i++
 			}
-			i++
-		}
+		})
+	})
+	b.Run("flood", func(b *testing.B) {
+		m := NewMemory(10_000)
+		p := Policy{"bench", 10, time.Hour}
+		var n atomic.Int64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			key := make([]byte, 0, 32)
+			for pb.Next() {
+				key = strconv.AppendInt(append(key[:0], "flood-"...), n.Add(1), 10)
+				if _, err := m.Take(ctx, string(key), p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	})
 }

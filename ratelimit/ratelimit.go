@@ -37,7 +37,7 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("%w: name must be 1 to %d characters", ErrInvalidPolicy, MaxNameLen)
 	}
 	for i := 0; i < len(p.Name); i++ {
-		if c := p.Name[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+		if !isNameByte(p.Name[i]) {
 			return fmt.Errorf("%w: name %q may only hold letters, digits, '_', '-' and '.'", ErrInvalidPolicy, p.Name)
 		}
 	}
@@ -48,9 +48,15 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("%w: %s: window %v, want %v to %v", ErrInvalidPolicy, p.Name, p.Window, MinWindow, MaxWindow)
 	}
 	if p.Window/time.Duration(p.Limit) < time.Microsecond {
-		return fmt.Errorf("%w: %s: %d per %v refills faster than one per microsecond", ErrInvalidPolicy, p.Name, p.Limit, p.Window)
+		return fmt.Errorf("%w: %s: %d per %v refills faster than one per microsecond",
+			ErrInvalidPolicy, p.Name, p.Limit, p.Window)
 	}
 	return nil
+}
+
+// isNameByte keeps a policy name a token that needs no quoting in a header and no escaping in a Redis key.
+func isNameByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.'
 }
 
 // Result is the outcome of one Take, carrying what the HTTP layer needs for 429, Retry-After and the

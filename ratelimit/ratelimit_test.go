@@ -88,7 +88,8 @@ func TestResultFields(t *testing.T) {
 		{"first of a full budget", true, 1 * sec, Result{Allowed: true, Limit: 4, Remaining: 3, Reset: time.Second}},
 		{"last of the burst", true, 4 * sec, Result{Allowed: true, Limit: 4, Remaining: 0, Reset: 4 * time.Second}},
 		{"denied", false, 4 * sec, Result{Allowed: false, Limit: 4, Remaining: 0, Reset: 4 * time.Second, RetryAfter: time.Second}},
-		{"denied mid-interval", false, 3*sec + sec/2, Result{Allowed: false, Limit: 4, Remaining: 0, Reset: 3500 * time.Millisecond, RetryAfter: 500 * time.Millisecond}},
+		{"denied mid-interval", false, 3*sec + sec/2,
+			Result{Allowed: false, Limit: 4, Remaining: 0, Reset: 3500 * time.Millisecond, RetryAfter: 500 * time.Millisecond}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := result(p, tc.allowed, tc.tat, 0, interval, window, time.Nanosecond)

@@ -13,9 +13,11 @@ import (
 const (
 	// DefaultRedisPrefix keeps the limiter's keys apart from anything else stored in the same Redis.
 	DefaultRedisPrefix = "fortress:rl:"
-	// DefaultRedisTimeout bounds one Take: Redis answers in well under a millisecond on a healthy network,
-	// so a Take that needs longer is treated as a failure and WithFallback answers from memory instead.
-	DefaultRedisTimeout = 100 * time.Millisecond
+	// DefaultRedisTimeout bounds one Take: Redis answers in about a millisecond on a healthy network, so a
+	// Take that needs longer is treated as a failure and WithFallback answers from memory instead. It is
+	// not shorter because a CPU-throttled container can stall for a scheduling period (100ms) and a
+	// spurious outage costs a WARN and a second of per-instance limits.
+	DefaultRedisTimeout = 200 * time.Millisecond
 )
 
 // Redis is a Limiter that keeps budgets in Redis, so that every replica spends from the same budget.

@@ -12,11 +12,13 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/fortress-dev/fortress/clientip"
 	"github.com/fortress-dev/fortress/config"
 	"github.com/fortress-dev/fortress/httpapi"
 	"github.com/fortress-dev/fortress/password"
+	"github.com/fortress-dev/fortress/ratelimit"
 	"github.com/fortress-dev/fortress/token"
 )
 
@@ -84,6 +86,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	limiter, closeLimiter, err := newLimiter(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
 	version := buildVersion()
 	api := httpapi.NewServer(httpapi.Config{
 		Logger:    logger,
@@ -103,6 +110,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		CORSOrigins:   cfg.CORSOrigins,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		HTTPSRedirect: cfg.HTTPSRedirect,
+		Limiter:       limiter,
+		RateLimit:     policy("default", cfg.RateLimit),
+		LoginLimit:    policy("login", cfg.LoginRateLimit),
+		RegisterLimit: policy("register", cfg.RegisterRateLimit),
 		Version:       version,
 	})
 
@@ -157,6 +168,26 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// newLimiter keeps rate-limit budgets in this process, or in Redis when REDIS_URL is set so that all
+// replicas share them; while Redis is unreachable each instance falls back to its own budgets.
+func newLimiter(cfg config.Config, logger *slog.Logger) (ratelimit.Limiter, func(), error) {
+	memory := ratelimit.NewMemory(100_000)
+	if !cfg.RedisURL.IsSet() {
+		return memory, func() {}, nil
+	}
+	client, err := ratelimit.NewRedisClient(cfg.RedisURL.Reveal())
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	limiter := ratelimit.WithFallback(ratelimit.NewRedis(client), memory, logger, time.Second)
+	return limiter, func() { _ = client.Close() }, nil
+}
+
+// policy names a configured rate; a zero Limit is off.
+func policy(name string, r config.Rate) ratelimit.Policy {
+	return ratelimit.Policy{Name: name, Limit: r.Limit, Window: r.Window}
 }
 
 // loadTLS returns the server's TLS configuration, or nil when no certificate is configured: TLS 1.2 at
