@@ -79,7 +79,7 @@ var loginFormFields = []string{"grant_type", "username", "password", "scope", "c
 
 // handleLogin exchanges an email and password for an access token. Every failure - unknown email, wrong
 // password, inactive account - gets the same answer after the same Argon2id work.
-func handleLogin(log *slog.Logger, users fortress.UserService, hasher fortress.PasswordHasher, tokens fortress.TokenService, ttl time.Duration) http.Handler {
+func handleLogin(log *slog.Logger, users fortress.UserService, hasher fortress.PasswordHasher, tokens fortress.TokenService, ttl time.Duration, lockout *loginLockout) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		form, ok := decodeForm(w, r, loginFormFields...)
 		if !ok {
@@ -99,6 +99,12 @@ func handleLogin(log *slog.Logger, users fortress.UserService, hasher fortress.P
 			return
 		}
 		email, password := lf.Username, lf.Password
+		if wait, locked := lockout.locked(r.Context(), email); locked {
+			log.WarnContext(r.Context(), "login throttled", "event", "auth.login.throttled",
+				"client_ip", clientIP(r), "request_id", requestIDFrom(r.Context()))
+			tooMany(w, r, wait, "Too many failed logins for this account; retry later.")
+			return
+		}
 		u, err := findLoginUser(r.Context(), users, email)
 		if err != nil {
 			writeError(w, r, log, err)
@@ -109,6 +115,7 @@ func handleLogin(log *slog.Logger, users fortress.UserService, hasher fortress.P
 				writeError(w, r, log, err)
 				return
 			}
+			lockout.failed(r.Context(), email)
 			loginFailed(w, r, log, "unknown_email", 0)
 			return
 		}
@@ -122,9 +129,11 @@ func handleLogin(log *slog.Logger, users fortress.UserService, hasher fortress.P
 			if match {
 				reason = "inactive"
 			}
+			lockout.failed(r.Context(), email)
 			loginFailed(w, r, log, reason, u.ID)
 			return
 		}
+		lockout.succeeded(r.Context(), email)
 		if rehash {
 			upgradeHash(r.Context(), log, users, hasher, u.ID, password)
 		}

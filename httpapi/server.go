@@ -35,12 +35,15 @@ type Config struct {
 	MaxBodyBytes  int64
 	HTTPSRedirect bool
 
-	// Limiter keeps the request budgets; nil disables rate limiting. A zero-Limit policy is off.
-	Limiter       ratelimit.Limiter
+	// Limiter keeps the request budgets; nil disables rate limiting and the login lockout. A zero-Limit
+	// policy is off.
+	Limiter       ratelimit.Store
 	RateLimit     ratelimit.Policy // every route, per client
 	LoginLimit    ratelimit.Policy // POST /auth/login, per client
 	RegisterLimit ratelimit.Policy // POST /auth/register, per client
-	Version       string           // published in /openapi.json
+	LoginLockout  ratelimit.Policy // failed logins per email; see loginLockout
+
+	Version string // published in /openapi.json
 }
 
 // Server is the API's http.Handler.

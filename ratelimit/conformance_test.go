@@ -13,7 +13,7 @@ import (
 // conformance is the behaviour every store must share. Windows are an hour long, so the time a test
 // takes is negligible refill; tol is how far a store's durations may drift from the exact values while
 // the test runs (0 for Memory on a frozen clock, some seconds for Redis on the server's clock).
-func conformance(t *testing.T, newLimiter func(t *testing.T) Limiter, tol time.Duration) {
+func conformance(t *testing.T, newLimiter func(t *testing.T) Store, tol time.Duration) {
 	near := func(t *testing.T, what string, got, want time.Duration) {
 		t.Helper()
 		if got > want || got < want-tol {
@@ -43,6 +43,40 @@ func conformance(t *testing.T, newLimiter func(t *testing.T) Limiter, tol time.D
 			if r.RetryAfter <= 0 {
 				t.Errorf("RetryAfter = %v, want > 0", r.RetryAfter)
 			}
+		}
+	})
+
+	t.Run("PeekSpendsNothingAndResetRefills", func(t *testing.T) {
+		t.Parallel()
+		l := newLimiter(t)
+		ctx := context.Background()
+		p := Policy{"lockout", 2, time.Hour}
+		for i := range 3 {
+			r, err := l.Peek(ctx, "victim", p)
+			if err != nil || !r.Allowed {
+				t.Fatalf("peek %d on a full budget: got %+v, %v; want allowed", i, r, err)
+			}
+		}
+		take(t, l, "victim", p)
+		take(t, l, "victim", p)
+		r, err := l.Peek(ctx, "victim", p)
+		if err != nil || r.Allowed || r.RetryAfter <= 0 {
+			t.Fatalf("peek on a spent budget: got %+v, %v; want denied with RetryAfter", r, err)
+		}
+		if err := l.Reset(ctx, "victim", p); err != nil {
+			t.Fatal(err)
+		}
+		if r := take(t, l, "victim", p); !r.Allowed || r.Remaining != 1 {
+			t.Fatalf("take after Reset: got %+v, want allowed with 1 remaining", r)
+		}
+		if err := l.Reset(ctx, "never-seen", p); err != nil {
+			t.Fatalf("Reset of an unknown key: %v", err)
+		}
+		if _, err := l.Peek(ctx, "x", Policy{}); !errors.Is(err, ErrInvalidPolicy) {
+			t.Fatalf("Peek with a bad policy: got %v", err)
+		}
+		if err := l.Reset(ctx, "x", Policy{}); !errors.Is(err, ErrInvalidPolicy) {
+			t.Fatalf("Reset with a bad policy: got %v", err)
 		}
 	})
 

@@ -14,7 +14,7 @@ const DefaultRetryInterval = time.Second
 // fallbackLimiter answers from primary while it works and from fallback while it fails. Only the fast
 // path (is primary down?) is lock-free; state changes, which happen once per outage, take mu.
 type fallbackLimiter struct {
-	primary, fallback Limiter
+	primary, fallback Store
 	log               *slog.Logger
 	interval          time.Duration
 
@@ -32,7 +32,7 @@ type fallbackLimiter struct {
 // is failing it is tried again at most once per retryInterval (DefaultRetryInterval when <= 0), by one
 // request, so a dead Redis does not add latency to every request. A failure caused by the caller's own
 // context ending is returned as is and does not count as an outage.
-func WithFallback(primary, fallback Limiter, log *slog.Logger, retryInterval time.Duration) Limiter {
+func WithFallback(primary, fallback Store, log *slog.Logger, retryInterval time.Duration) Store {
 	if retryInterval <= 0 {
 		retryInterval = DefaultRetryInterval
 	}
@@ -44,18 +44,35 @@ func WithFallback(primary, fallback Limiter, log *slog.Logger, retryInterval tim
 
 // Take answers from primary, or from fallback while primary is failing.
 func (f *fallbackLimiter) Take(ctx context.Context, key string, p Policy) (Result, error) {
+	return do(f, ctx, p, func(s Store) (Result, error) { return s.Take(ctx, key, p) })
+}
+
+// Peek implements Store, with the same failover as Take.
+func (f *fallbackLimiter) Peek(ctx context.Context, key string, p Policy) (Result, error) {
+	return do(f, ctx, p, func(s Store) (Result, error) { return s.Peek(ctx, key, p) })
+}
+
+// Reset implements Store, with the same failover as Take.
+func (f *fallbackLimiter) Reset(ctx context.Context, key string, p Policy) error {
+	_, err := do(f, ctx, p, func(s Store) (struct{}, error) { return struct{}{}, s.Reset(ctx, key, p) })
+	return err
+}
+
+// do runs op on primary, or on fallback while primary is failing.
+func do[T any](f *fallbackLimiter, ctx context.Context, p Policy, op func(Store) (T, error)) (T, error) {
+	var zero T
 	if err := p.Validate(); err != nil {
-		return Result{}, err // a bad policy is not an outage
+		return zero, err // a bad policy is not an outage
 	}
 	if f.down.Load() {
 		next, now := f.nextProbe.Load(), time.Now().UnixNano()
 		// Exactly one request per interval wins the swap and probes primary; the rest do not wait for it.
 		if now < next || !f.nextProbe.CompareAndSwap(next, now+int64(f.interval)) {
-			return f.fallback.Take(ctx, key, p)
+			return op(f.fallback)
 		}
 	}
 	start := time.Now()
-	r, err := f.primary.Take(ctx, key, p)
+	r, err := op(f.primary)
 	if err == nil {
 		if f.down.Load() {
 			f.recovered(start)
@@ -63,10 +80,10 @@ func (f *fallbackLimiter) Take(ctx context.Context, key string, p Policy) (Resul
 		return r, nil
 	}
 	if ctx.Err() != nil {
-		return Result{}, err
+		return zero, err
 	}
 	f.failed(start, err)
-	return f.fallback.Take(ctx, key, p)
+	return op(f.fallback)
 }
 
 // failed records a primary failure, logging only the first of an outage. A failure of a request that

@@ -123,6 +123,16 @@ func (f *failingLimiter) Take(ctx context.Context, _ string, p Policy) (Result, 
 	return Result{Allowed: true, Limit: p.Limit, Remaining: 42}, nil
 }
 
+// Peek and Reset fail or succeed with Take, so that the failover of every method is exercised.
+func (f *failingLimiter) Peek(ctx context.Context, key string, p Policy) (Result, error) {
+	return f.Take(ctx, key, p)
+}
+
+func (f *failingLimiter) Reset(ctx context.Context, key string, p Policy) error {
+	_, err := f.Take(ctx, key, p)
+	return err
+}
+
 func TestFallbackLogsOnceAndProbesOncePerInterval(t *testing.T) {
 	primary := &failingLimiter{}
 	primary.fail.Store(true)

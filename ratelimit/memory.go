@@ -77,6 +77,32 @@ func NewMemory(maxKeys int, opts ...MemoryOption) *Memory {
 
 // Take consumes one request from key's budget under p. It fails only for an invalid policy.
 func (m *Memory) Take(_ context.Context, key string, p Policy) (Result, error) {
+	return m.apply(key, p, true)
+}
+
+// Peek implements Store.
+func (m *Memory) Peek(_ context.Context, key string, p Policy) (Result, error) {
+	return m.apply(key, p, false)
+}
+
+// Reset implements Store.
+func (m *Memory) Reset(_ context.Context, key string, p Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	var buf [2*maxRawKey + 2]byte
+	id := appendKey(buf[:0], p.Name, key)
+	s := &m.shards[maphash.Bytes(m.seed, id)%uint64(len(m.shards))]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.entries[string(id)]; e != nil {
+		s.remove(e)
+	}
+	return nil
+}
+
+// apply answers one request under p, spending from the budget only when commit is set.
+func (m *Memory) apply(key string, p Policy, commit bool) (Result, error) {
 	if err := p.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -95,7 +121,7 @@ func (m *Memory) Take(_ context.Context, key string, p Policy) (Result, error) {
 		tat = e.tat
 	}
 	newTAT, allowed := gcra(tat, now, interval, window)
-	if allowed {
+	if allowed && commit {
 		if e == nil {
 			e = s.insert(string(id), newTAT)
 		} else {

@@ -11,7 +11,7 @@ import (
 )
 
 func TestMemoryConformance(t *testing.T) {
-	conformance(t, func(t *testing.T) Limiter {
+	conformance(t, func(t *testing.T) Store {
 		return NewMemory(1000, WithClock(newClock().Now))
 	}, 0)
 }

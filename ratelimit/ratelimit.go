@@ -77,6 +77,16 @@ type Limiter interface {
 	Take(ctx context.Context, key string, p Policy) (Result, error)
 }
 
+// Store is a Limiter that can also look at a budget without spending it and refill it: what a lockout
+// of failed logins needs (look before trying, spend on failure, refill on success).
+type Store interface {
+	Limiter
+	// Peek reports what Take would answer now, without spending anything.
+	Peek(ctx context.Context, key string, p Policy) (Result, error)
+	// Reset refills key's budget under p.
+	Reset(ctx context.Context, key string, p Policy) error
+}
+
 // span returns the emission interval and the burst span in multiples of unit. The span is Limit whole
 // intervals rather than Window, so rounding the interval down can never allow more than Limit in a burst.
 func (p Policy) span(unit time.Duration) (interval, window int64) {

@@ -65,25 +65,61 @@ local new = tat + interval
 if new - now > window then
 	return {0, tat - now}
 end
-redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', math.ceil((new - now) / 1000))
+if ARGV[3] == '1' then
+	redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', math.ceil((new - now) / 1000))
+end
 return {1, new - now}
 `)
 
 // Take consumes one request from key's budget under p. An error means Redis did not answer in time (or
 // the policy is invalid); WithFallback then answers from memory.
 func (r *Redis) Take(ctx context.Context, key string, p Policy) (Result, error) {
+	return r.apply(ctx, key, p, true)
+}
+
+// Peek implements Store.
+func (r *Redis) Peek(ctx context.Context, key string, p Policy) (Result, error) {
+	return r.apply(ctx, key, p, false)
+}
+
+// Reset implements Store.
+func (r *Redis) Reset(ctx context.Context, key string, p Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	if err := r.client.Del(ctx, r.key(key, p)).Err(); err != nil {
+		return fmt.Errorf("ratelimit: redis: %w", err)
+	}
+	return nil
+}
+
+func (r *Redis) key(key string, p Policy) string {
+	id := append(make([]byte, 0, len(r.prefix)+len(p.Name)+2+maxRawKey), r.prefix...)
+	return string(appendKey(id, p.Name, key))
+}
+
+func (r *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.timeout > 0 {
+		return context.WithTimeout(ctx, r.timeout)
+	}
+	return ctx, func() {}
+}
+
+// apply answers one request under p, spending from the budget only when commit is set.
+func (r *Redis) apply(ctx context.Context, key string, p Policy, commit bool) (Result, error) {
 	if err := p.Validate(); err != nil {
 		return Result{}, err
 	}
 	interval, window := p.span(time.Microsecond)
-	id := append(make([]byte, 0, len(r.prefix)+len(p.Name)+2+maxRawKey), r.prefix...)
-	id = appendKey(id, p.Name, key)
-	if r.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.timeout)
-		defer cancel()
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	flag := 0
+	if commit {
+		flag = 1
 	}
-	vals, err := takeScript.Run(ctx, r.client, []string{string(id)}, interval, window).Int64Slice()
+	vals, err := takeScript.Run(ctx, r.client, []string{r.key(key, p)}, interval, window, flag).Int64Slice()
 	if err != nil {
 		return Result{}, fmt.Errorf("ratelimit: redis: %w", err)
 	}

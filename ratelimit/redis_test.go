@@ -12,7 +12,7 @@ import (
 )
 
 func TestRedisConformance(t *testing.T) {
-	conformance(t, func(t *testing.T) Limiter {
+	conformance(t, func(t *testing.T) Store {
 		l, _, _ := sharedRedis(t)
 		return l
 	}, 10*time.Second)
