@@ -64,7 +64,9 @@ func (brokenStore) Take(context.Context, string, ratelimit.Policy) (ratelimit.Re
 func (brokenStore) Peek(context.Context, string, ratelimit.Policy) (ratelimit.Result, error) {
 	return ratelimit.Result{}, errors.New("store down")
 }
-func (brokenStore) Reset(context.Context, string, ratelimit.Policy) error { return errors.New("store down") }
+func (brokenStore) Reset(context.Context, string, ratelimit.Policy) error {
+	return errors.New("store down")
+}
 
 func TestFailingLimiterLetsRequestsThrough(t *testing.T) {
 	p := ratelimit.Policy{Name: "default", Limit: 1, Window: time.Minute}
