@@ -148,7 +148,15 @@ func TestBinaryServeAndTerminate(t *testing.T) {
 	})
 }
 
-func serveAndTerminate(t *testing.T, vars map[string]string) {
+// startBinary runs `fortress serve` as a process and returns it with its base URL once it listens.
+func startBinary(t *testing.T, vars map[string]string) (*exec.Cmd, string) {
+	cmd, base, _ := startBinaryLogs(t, vars)
+	return cmd, base
+}
+
+// startBinaryLogs is startBinary that also returns a function waiting for a log line by its msg.
+func startBinaryLogs(t *testing.T, vars map[string]string) (*exec.Cmd, string, func(string) map[string]any) {
+	t.Helper()
 	cmd := command(t, vars, "serve")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -157,14 +165,20 @@ func serveAndTerminate(t *testing.T, vars map[string]string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
 	lines := make(chan map[string]any, 100)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			var rec map[string]any
 			if json.Unmarshal(sc.Bytes(), &rec) == nil {
-				lines <- rec
+				select {
+				case lines <- rec:
+				default: // nobody is waiting for a line: drop it rather than block the server's stderr
+				}
 			}
 		}
 		close(lines)
@@ -186,6 +200,11 @@ func serveAndTerminate(t *testing.T, vars map[string]string) {
 		}
 	}
 	base := "http://" + waitLine("fortress started")["addr"].(string)
+	return cmd, base, waitLine
+}
+
+func serveAndTerminate(t *testing.T, vars map[string]string) {
+	cmd, base, waitLine := startBinaryLogs(t, vars)
 	exercise(t, base)
 
 	if out, err := command(t, nil, "healthcheck", base+"/health").CombinedOutput(); err != nil {
