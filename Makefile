@@ -6,7 +6,9 @@ COVER_MIN ?= 85
 BENCHTIME ?= 1s
 BIN       ?= bin/fortress
 
-.PHONY: run test cover bench build vet clean
+FUZZTIME  ?= 30s
+
+.PHONY: run test cover bench fuzz build vet clean
 
 ## run: start the server on embedded SQLite with development defaults (http://127.0.0.1:8000/)
 run:
@@ -30,6 +32,16 @@ vet:
 ## bench: the hot paths (token issue/verify, password hash/verify, one authenticated item read)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./token/ ./password/ ./httpapi/
+
+## fuzz: run every fuzz target for FUZZTIME each (CI: FUZZTIME=5s); a crash is saved under testdata/fuzz
+## and from then on replayed by `make test` as a regression test
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
 
 ## build: a static, reproducible binary with its VCS revision in the build info
 build:
