@@ -31,7 +31,7 @@ vet:
 
 ## bench: the hot paths (token issue/verify, password hash/verify, one authenticated item read)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./token/ ./password/ ./httpapi/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./token/ ./password/ ./httpapi/ ./ratelimit/
 
 ## fuzz: run every fuzz target for FUZZTIME each (CI: FUZZTIME=5s); a crash is saved under testdata/fuzz
 ## and from then on replayed by `make test` as a regression test
