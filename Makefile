@@ -8,7 +8,16 @@ BIN       ?= bin/fortress
 
 FUZZTIME  ?= 30s
 
-.PHONY: run test cover bench fuzz build vet clean
+# The tools of `make audit` and of the pre-commit hooks, pinned; `make tools` installs exactly these (CI
+# too, through .ci/run). Bump them together with the versions in .github/workflows and .gitlab-ci.yml.
+GOLANGCI_LINT_VERSION   ?= v2.15.0
+GOVULNCHECK_VERSION     ?= v1.9.0
+GITLEAKS_VERSION        ?= v8.30.1
+ACTIONLINT_VERSION      ?= v1.7.12
+CYCLONEDX_GOMOD_VERSION ?= v1.10.0
+HCLFMT_VERSION          ?= v2.25.0
+
+.PHONY: run test cover bench fuzz build vet clean lint audit tools
 
 ## run: start the server on embedded SQLite with development defaults (http://127.0.0.1:8000/)
 run:
@@ -49,3 +58,21 @@ build:
 
 clean:
 	rm -rf bin coverage.out
+
+## lint: golangci-lint over the whole module, tests included (.golangci.yml); zero findings
+lint:
+	golangci-lint run ./...
+
+## audit: the offline supply-chain and delivery checks (.ci/audit.sh says which); CI runs it after test
+audit:
+	@bash .ci/audit.sh
+
+## tools: install the pinned Go tools of `make audit` into $(go env GOPATH)/bin (Debian's shellcheck,
+## yamllint and pre-commit come from apt: see .ci/run)
+tools:
+	$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	$(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+	$(GO) install github.com/zricethezav/gitleaks/v8@$(GITLEAKS_VERSION)
+	$(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	$(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_GOMOD_VERSION)
+	$(GO) install github.com/hashicorp/hcl/v2/cmd/hclfmt@$(HCLFMT_VERSION)

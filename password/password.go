@@ -138,7 +138,8 @@ func (h *Hasher) Verify(password, encoded string) (ok bool, needsRehash bool, er
 		return false, false, err
 	}
 	p := stored.params
-	key := h.idKey([]byte(password), stored.salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(stored.key)))
+	storedKeyLen := uint32(len(stored.key)) //nolint:gosec // G115: decode bounds a stored key to maxKeyLen (1024) bytes
+	key := h.idKey([]byte(password), stored.salt, p.Time, p.MemoryKiB, p.Threads, storedKeyLen)
 	if subtle.ConstantTimeCompare(key, stored.key) != 1 {
 		return false, false, nil
 	}
@@ -221,7 +222,7 @@ func decodeParams(s string) (Params, error) {
 		}
 		values[i] = v
 	}
-	p := Params{MemoryKiB: uint32(values[0]), Time: uint32(values[1]), Threads: uint8(values[2])}
+	p := Params{MemoryKiB: uint32(values[0]), Time: uint32(values[1]), Threads: uint8(values[2])} //nolint:gosec // G115: parseUint parsed each value with its field's bit size
 	if err := p.Validate(); err != nil {
 		return Params{}, fmt.Errorf("%w: %w", ErrMalformedHash, err)
 	}

@@ -1,6 +1,7 @@
 package password
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -71,7 +72,7 @@ func phcWith(password string, p Params, saltLen, keyLen int) string {
 	for i := range salt {
 		salt[i] = byte(i)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(keyLen))
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(keyLen)) //nolint:gosec // G115: test lengths are at most 1024
 	return encode(p, salt, key)
 }
 
@@ -153,7 +154,7 @@ func TestHashFormat(t *testing.T) {
 		t.Fatalf("key: got %d bytes (err %v), want 32", len(key), err)
 	}
 	want := argon2.IDKey([]byte("correct horse battery staple"), salt, 3, 128, 2, 32)
-	if string(key) != string(want) {
+	if !bytes.Equal(key, want) {
 		t.Fatalf("key is not Argon2id of the password with the encoded parameters")
 	}
 }
@@ -328,7 +329,7 @@ func TestVerifyAcceptsBoundaryLengths(t *testing.T) {
 			encoded := phcWith("pw", fastParams, n.salt, n.key)
 			ok, rehash, err := h.Verify("pw", encoded)
 			if err != nil || !ok || !rehash {
-				t.Fatalf("Verify: got ok=%v needsRehash=%v err=%v, want true, true, nil", ok, rehash, err)
+				t.Fatalf("Verify: got ok=%v needsRehash=%v err=%v, want ok=true needsRehash=true err=nil", ok, rehash, err)
 			}
 		})
 	}

@@ -40,7 +40,7 @@ func (d *DB) ListItems(ctx context.Context, ownerID int64, f fortress.ItemFilter
 	if err != nil {
 		return nil, 0, mapError(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // read-only: rows.Err below reports a failed iteration
 	items = []fortress.Item{}
 	for rows.Next() {
 		var it fortress.Item

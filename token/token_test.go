@@ -490,13 +490,19 @@ func TestSecretNeverPrinted(t *testing.T) {
 		"%v config":   fmt.Sprintf("%v", c),
 		"%+v config":  fmt.Sprintf("%+v", c),
 		"%#v config":  fmt.Sprintf("%#v", c),
-		"%s config":   fmt.Sprintf("%s", c),
+		"%s config":   fmt.Sprintf("%s", c), //nolint:staticcheck // S1025: the %s verb itself is under test
 		"%v manager":  fmt.Sprintf("%v", m),
 		"%+v manager": fmt.Sprintf("%+v", m),
 		"slog":        logs.String(),
 	}
+	leaks := []string{
+		string(testSecret),
+		fmt.Sprint(testSecret), //nolint:staticcheck // QF1010: fmt's rendering of the []byte is one of the leaks looked for
+		hex.EncodeToString(testSecret),
+		base64.StdEncoding.EncodeToString(testSecret),
+	}
 	for name, out := range outputs {
-		for _, leak := range []string{string(testSecret), fmt.Sprint(testSecret), hex.EncodeToString(testSecret), base64.StdEncoding.EncodeToString(testSecret)} {
+		for _, leak := range leaks {
 			if strings.Contains(out, leak) {
 				t.Fatalf("%s output %q contains the secret", name, out)
 			}

@@ -34,7 +34,7 @@ var embedded embed.FS
 // Files holds the UI: "index.html", "docs.html", and assets under "static/..." (the server serves
 // index.html at "/", docs.html at "/docs", and the fs at "/static/..."). It is rooted at the web
 // directory so that the server can hand it to http.FileServerFS without knowing the package's layout.
-var Files fs.FS = mustSub(embedded, "web")
+var Files = mustSub(embedded, "web")
 
 // mustSub exists because fs.Sub fails only for an invalid directory name, which is a constant here:
 // a failure is a programming error that every test run would reveal at once.

@@ -74,7 +74,7 @@ func startCluster(initdb, postgres string) (c *cluster, err error) {
 	}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(dir)
+			err = errors.Join(err, os.RemoveAll(dir))
 		}
 	}()
 	for range 5 {
@@ -98,14 +98,14 @@ func initCluster(initdb string) (dir, data string, acct *account, err error) {
 	}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(dir)
+			err = errors.Join(err, os.RemoveAll(dir))
 		}
 	}()
 	if os.Geteuid() == 0 {
 		if acct, err = unprivileged(); err != nil {
 			return "", "", nil, err
 		}
-		if err = os.Chown(dir, int(acct.uid), int(acct.gid)); err != nil {
+		if err := os.Chown(dir, int(acct.uid), int(acct.gid)); err != nil {
 			return "", "", nil, err
 		}
 	}
@@ -114,10 +114,14 @@ func initCluster(initdb string) (dir, data string, acct *account, err error) {
 		return "", "", nil, err
 	}
 	data = filepath.Join(dir, "data")
-	cmd := exec.Command(initdb, "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C")
+	// initdb takes about a second; a minute means it hangs, and the tests should say so, not wait forever.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, initdb, "-D", data, //nolint:gosec // G204: initdb is the server binary findBinaries located, run only by tests
+		"-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C")
 	cmd.Dir, cmd.SysProcAttr = dir, attr
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "", nil, fmt.Errorf("initdb: %v\n%s", err, tail(out))
+		return "", "", nil, fmt.Errorf("initdb: %w\n%s", err, tail(out))
 	}
 	return dir, data, acct, nil
 }
@@ -142,28 +146,35 @@ func unprivileged() (*account, error) {
 
 // freePort asks the kernel for a port nobody holds now; postgres may still lose it to a racing process.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if err := l.Close(); err != nil || !ok {
+		return 0, errors.Join(errors.New("no free TCP port on 127.0.0.1"), err)
+	}
+	return addr.Port, nil
 }
 
 // launch starts postgres itself (no pg_ctl in between), so the postmaster is our direct child and the
 // parent-death signal reaches it if the test binary is killed.
 func launch(dir, data, postgres string, port int, acct *account) (*cluster, error) {
 	logPath := filepath.Join(dir, "postgres.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) //nolint:gosec // G304: a file in the cluster's own temporary directory
 	if err != nil {
 		return nil, err
 	}
-	defer logFile.Close() // the child keeps its own descriptor
+	// The child keeps its own descriptor, so closing ours can lose nothing the server writes.
+	defer func() { _ = logFile.Close() }()
 	attr, err := procAttr(acct)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(postgres, "-D", data, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dir,
+	// The shared server outlives any one test's context; stop, called when the test binary is done, ends it.
+	cmd := exec.Command(postgres, "-D", data, //nolint:gosec,noctx // G204: the server binary findBinaries located, run only by tests
+		"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=200")
 	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.SysProcAttr = dir, logFile, logFile, attr
@@ -181,12 +192,12 @@ func launch(dir, data, postgres string, port int, acct *account) (*cluster, erro
 	// Postgres binds TCP before it creates the socket and exits if it cannot, so the socket proves both.
 	socketURL := fmt.Sprintf("postgres://postgres@/postgres?host=%s&port=%d&sslmode=disable", url.QueryEscape(dir), port)
 	if err := c.waitReady(socketURL, 30*time.Second); err != nil {
-		c.stop()
-		logTail, _ := os.ReadFile(logPath)
+		stopErr := c.stop()
+		logTail, _ := os.ReadFile(logPath) //nolint:gosec // G304: the log this function created; a missing log only shortens the message
 		if strings.Contains(string(logTail), "Address already in use") {
 			return nil, errPortInUse
 		}
-		return nil, fmt.Errorf("%v; server log:\n%s", err, tail(logTail))
+		return nil, errors.Join(fmt.Errorf("%w; server log:\n%s", err, tail(logTail)), stopErr)
 	}
 	return c, nil
 }
@@ -197,17 +208,18 @@ func (c *cluster) waitReady(connURL string, limit time.Duration) error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		conn, err := pgx.Connect(ctx, connURL)
 		if err == nil {
-			conn.Close(ctx)
+			// Readiness is proven by the connect; a failed goodbye on this probe changes nothing.
+			_ = conn.Close(ctx)
 			cancel()
 			return nil
 		}
 		cancel()
 		if time.Now().After(deadline) {
-			return fmt.Errorf("postgres not accepting connections after %v: %v", limit, err)
+			return fmt.Errorf("postgres not accepting connections after %v: %w", limit, err)
 		}
 		select {
 		case <-c.exited:
-			return fmt.Errorf("postgres exited: %v", c.waitErr)
+			return fmt.Errorf("postgres exited: %w", c.waitErr)
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
@@ -221,13 +233,15 @@ func (c *cluster) stop() error {
 	default:
 	}
 	if err := c.cmd.Process.Signal(os.Interrupt); err != nil {
-		c.cmd.Process.Kill()
+		// Signal fails only when the process is gone or cannot be signalled; Kill is the last resort
+		// and the wait on c.exited below is what proves the server stopped.
+		_ = c.cmd.Process.Kill()
 	}
 	select {
 	case <-c.exited:
 		return nil
 	case <-time.After(30 * time.Second):
-		c.cmd.Process.Kill()
+		_ = c.cmd.Process.Kill() // c.exited, not Kill's result, proves the server is gone
 		<-c.exited
 		return errors.New("postgres ignored fast shutdown for 30s and was killed")
 	}

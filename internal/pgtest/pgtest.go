@@ -126,14 +126,14 @@ func findServer() (adminURL, noServer string, err error) {
 }
 
 // execAdmin runs one statement on its own connection; CREATE/DROP DATABASE cannot run in a transaction.
-func execAdmin(adminURL, sql string) error {
+func execAdmin(adminURL, sql string) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
 		return err
 	}
-	defer conn.Close(ctx)
+	defer func() { err = errors.Join(err, conn.Close(ctx)) }()
 	_, err = conn.Exec(ctx, sql)
 	return err
 }

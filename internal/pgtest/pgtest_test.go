@@ -187,7 +187,9 @@ func TestLaunchReportsPortClash(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	c, err := launch(dir, data, postgres, port, acct)
 	if c != nil {
-		c.stop()
+		if err := c.stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
 	}
 	if !errors.Is(err, errPortInUse) {
 		t.Errorf("launch on a taken port: got error %v, want errPortInUse", err)
