@@ -25,6 +25,7 @@ var allowedImports = map[string][]string{
 	"sqlite":             {"", "internal/migration"},
 	"postgres":           {"", "internal/migration"},
 	"storetest":          {""},
+	"securitytest":       {},
 	"internal/migration": {},
 	"internal/pgtest":    {},
 	"cmd/fortress":       nil, // the composition root may import anything

@@ -14,6 +14,8 @@
 #   deploycheck      tools/deploycheck: Dockerfile (BuildKit parser), compose.yaml (compose-spec loader),
 #                    Kubernetes manifests, reproducible build, every workflow action pinned by SHA
 #   sbom             a CycloneDX SBOM of what cmd/fortress links, in bin/fortress.cdx.json
+#   openapi-lint     /openapi.json against Spectral's OWASP API Security ruleset (.spectral.yaml), zero
+#                    errors; scripts/openapi-lint.sh installs the pinned Spectral from npm when missing
 #
 # A missing tool fails the audit under CI=true (.ci/run installs every one; `make tools` installs the Go
 # ones); on a developer's machine it is skipped with one line saying how to get it, and the summary says
@@ -136,6 +138,7 @@ else
 fi
 run deploycheck go -- deploycheck
 run sbom cyclonedx-gomod -- sbom
+run openapi-lint node npm -- bash scripts/openapi-lint.sh
 
 printf '\n== audit summary\n'
 [ ${#passed[@]} -gt 0 ] && printf 'passed:  %s\n' "${passed[*]}"

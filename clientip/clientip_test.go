@@ -2,6 +2,7 @@ package clientip
 
 import (
 	"crypto/tls"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 )
@@ -58,7 +59,7 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest("GET", "/", nil)
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.RemoteAddr = tc.peer
 			if tc.tls {
 				r.TLS = &tls.ConnectionState{}
@@ -81,7 +82,7 @@ func TestNoTrustedProxies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := httptest.NewRequest("GET", "/", nil)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.RemoteAddr = "127.0.0.1:5000"
 	r.Header.Set("X-Forwarded-For", "8.8.8.8")
 	r.Header.Set("X-Forwarded-Proto", "https")
@@ -107,7 +108,7 @@ func FuzzResolve(f *testing.F) {
 	f.Add("[::1]:1", "[::1]:9", "http,https", `for="[::1]"`)
 	res, _ := New([]string{"10.0.0.0/8", "::1/128"})
 	f.Fuzz(func(t *testing.T, peer, xff, xfp, fwd string) {
-		r := httptest.NewRequest("GET", "/", nil)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = peer
 		r.Header["X-Forwarded-For"] = []string{xff}
 		r.Header["X-Forwarded-Proto"] = []string{xfp}

@@ -148,13 +148,13 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ShutdownTimeout = l.duration("FORTRESS_SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, 5*time.Minute)
 	c.LogLevel = l.logLevel("FORTRESS_LOG_LEVEL")
 	c.LogFormat = l.oneOf("FORTRESS_LOG_FORMAT", "json", "json", "text")
-	c.Argon2MemoryKiB = uint32(l.integer("FORTRESS_ARGON2_MEMORY_KIB", Argon2MemoryKiBProductionMin, 8192, 1<<20))
+	c.Argon2MemoryKiB = uint32(l.integer("FORTRESS_ARGON2_MEMORY_KIB", Argon2MemoryKiBProductionMin, 8192, 1<<20)) //nolint:gosec // G115: integer returns the default or a value in [8192, 1<<20], which fits uint32
 	if prod && c.Argon2MemoryKiB < Argon2MemoryKiBProductionMin {
 		l.fail("FORTRESS_ARGON2_MEMORY_KIB", "must be at least %d in production (got %d)",
 			Argon2MemoryKiBProductionMin, c.Argon2MemoryKiB)
 	}
-	c.Argon2Time = uint32(l.integer("FORTRESS_ARGON2_TIME", 2, 1, 20))
-	c.Argon2Threads = uint8(l.integer("FORTRESS_ARGON2_THREADS", 1, 1, 16))
+	c.Argon2Time = uint32(l.integer("FORTRESS_ARGON2_TIME", 2, 1, 20))      //nolint:gosec // G115: integer returns the default or a value in [1, 20], which fits uint32
+	c.Argon2Threads = uint8(l.integer("FORTRESS_ARGON2_THREADS", 1, 1, 16)) //nolint:gosec // G115: integer returns the default or a value in [1, 16], which fits uint8
 	c.DBMaxConns = int(l.integer("FORTRESS_DB_MAX_CONNS", 10, 1, 1000))
 
 	c.TrustedProxies = l.cidrs("FORTRESS_TRUSTED_PROXIES")
@@ -633,9 +633,9 @@ func normalizeOrigin(e string) (origin, problem string) {
 
 // quote shows a non-secret value in an error, shortened so that one bad variable cannot flood the log.
 func quote(s string) string {
-	const max = 64
-	if len(s) > max {
-		return strconv.Quote(s[:max]) + "…"
+	const maxQuoted = 64
+	if len(s) > maxQuoted {
+		return strconv.Quote(s[:maxQuoted]) + "…"
 	}
 	return strconv.Quote(s)
 }
@@ -653,7 +653,7 @@ func shortDuration(d time.Duration) string {
 }
 
 func jsonList(list []string) string {
-	b, _ := json.Marshal(list)
+	b, _ := json.Marshal(list) //nolint:errchkjson // a []string always marshals
 	if list == nil {
 		return "[]"
 	}

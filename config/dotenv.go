@@ -21,12 +21,12 @@ func WithDotEnv(getenv func(string) string, path string) (func(string) string, e
 	if getenv == nil {
 		getenv = emptyEnv
 	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // G304: the .env file the operator points at
 	if errors.Is(err, fs.ErrNotExist) {
 		return getenv, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read the file: %v", path, pathReason(err))
+		return nil, fmt.Errorf("%s: cannot read the file: %w", path, pathReason(err))
 	}
 	vars, err := parseDotEnv(string(data))
 	if err != nil {

@@ -101,8 +101,8 @@ func TestDotEnvMalformed(t *testing.T) {
 
 func TestWithDotEnv(t *testing.T) {
 	p := writeFile(t, "A=from-file\nB=from-file\nC=from-file\n")
-	real := map[string]string{"A": "from-env", "B": ""}
-	getenv, err := WithDotEnv(env(real), p)
+	realEnv := map[string]string{"A": "from-env", "B": ""}
+	getenv, err := WithDotEnv(env(realEnv), p)
 	if err != nil {
 		t.Fatalf("WithDotEnv: got error %v, want none", err)
 	}

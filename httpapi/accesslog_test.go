@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -138,7 +139,7 @@ func TestAccessLog(t *testing.T) {
 // one JSON record, even with hostile paths.
 func TestLogIsJSONOnePerLine(t *testing.T) {
 	e := newEnv(t)
-	r := httptest.NewRequest("GET", "/x%0Ainjected%22%7D", nil)
+	r := httptest.NewRequest(http.MethodGet, "/x%0Ainjected%22%7D", nil)
 	e.serve(r)
 	for _, line := range strings.Split(strings.TrimSpace(e.log.String()), "\n") {
 		var m map[string]any

@@ -31,7 +31,7 @@ func TestRegister(t *testing.T) {
 	if got["email"] != "Alice@example.com" {
 		t.Errorf("email got %v, want Alice@example.com (domain lower-cased, local part kept)", got["email"])
 	}
-	if got["is_active"] != true {
+	if active, ok := got["is_active"].(bool); !ok || !active {
 		t.Errorf("is_active got %v, want true", got["is_active"])
 	}
 	if id, ok := got["id"].(float64); !ok || id < 1 {

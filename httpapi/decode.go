@@ -133,8 +133,7 @@ func unknownKeys(dst any, seen map[string]bool) []fieldError {
 // jsonFieldError explains a decoding error without echoing the input.
 func jsonFieldError(err error) fieldError {
 	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field != "":
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
 		return fieldError{Location: "body", Field: typeErr.Field, Message: "must be of type " + jsonType(typeErr.Type.Kind().String())}
 	}
 	return fieldError{Location: "body", Message: "The request body is not valid JSON for this request."}

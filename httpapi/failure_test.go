@@ -185,7 +185,7 @@ func TestAbortHandlerPanicPropagates(t *testing.T) {
 	_, tok := e.user("abort@example.com")
 	users.findUserByID = func(context.Context, int64) (fortress.User, error) { panic(http.ErrAbortHandler) }
 	defer func() {
-		if v := recover(); v != http.ErrAbortHandler {
+		if v := recover(); v != http.ErrAbortHandler { //nolint:errorlint // recover() yields the panic value itself, never a wrapped error
 			t.Errorf("recovered %v, want http.ErrAbortHandler to propagate", v)
 		}
 	}()

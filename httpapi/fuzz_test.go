@@ -24,7 +24,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			func() any { return &registerRequest{} },
 		} {
 			w := httptest.NewRecorder()
-			r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
 			r.Header.Set("Content-Type", "application/json")
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 			v := dst()

@@ -239,7 +239,7 @@ func TestCORS(t *testing.T) {
 				if tc.wantAllow == "" && h.Get("Access-Control-Allow-Credentials") != "" {
 					t.Errorf("Access-Control-Allow-Credentials got %q, want none", h.Get("Access-Control-Allow-Credentials"))
 				}
-				if tc.req.Method == "OPTIONS" && tc.wantAllow != "" {
+				if tc.req.Method == http.MethodOptions && tc.wantAllow != "" {
 					methods := h.Get("Access-Control-Allow-Methods")
 					if !strings.Contains(methods, "POST") {
 						t.Errorf("Access-Control-Allow-Methods got %q, want POST", methods)

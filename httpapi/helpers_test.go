@@ -196,7 +196,7 @@ func (e *env) snapshot() string {
 		if err := rows.Err(); err != nil {
 			e.t.Fatalf("rows: got error %v, want nil", err)
 		}
-		rows.Close()
+		_ = rows.Close() //nolint:sqlclosecheck // closed before the next query of the loop; read-only
 		b.WriteString("--\n")
 	}
 	return b.String()

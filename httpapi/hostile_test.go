@@ -167,7 +167,6 @@ func TestHostileJSON(t *testing.T) {
 				{"C1 control", `"a\u0085b"`}, {"bell", `"a\u0007b"`}, {"raw newline", "\"a\nb\""},
 				{"lone surrogate", `"a\ud800b"`}, {"replacement char", `"a\ufffdb"`},
 			} {
-				f, v := f, v
 				cases = append(cases, bodyCase{f + " " + v.name, func(e jsonEndpoint) string {
 					if e.name != ep.name {
 						return ""
@@ -411,7 +410,7 @@ func TestBodyCapOverTheNetwork(t *testing.T) {
 		if chunked {
 			rd = io.MultiReader(rd) // an unknown length makes the client send chunks
 		}
-		req, err := http.NewRequest("POST", srv.URL+"/items/", rd)
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/items/", rd)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -89,7 +89,10 @@ func withAccessLog(log *slog.Logger) Middleware {
 				rec.status = http.StatusOK
 			}
 			level := slog.LevelInfo
-			if rec.status >= 500 {
+			switch {
+			case rec.status == http.StatusServiceUnavailable:
+				level = slog.LevelWarn // shed load or a dependency away: expected under stress, not a bug
+			case rec.status >= 500:
 				level = slog.LevelError
 			}
 			log.LogAttrs(r.Context(), level, "request",
@@ -140,7 +143,7 @@ func clientIP(r *http.Request) string { return clientFrom(r).String() }
 func withRecover(log *slog.Logger) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			defer func() {
+			defer func() { //nolint:contextcheck // the deferred recovery logs with r.Context() itself
 				v := recover()
 				if v == nil {
 					return
@@ -198,7 +201,7 @@ func withHTTPSRedirect(next http.Handler) http.Handler {
 			return
 		}
 		target := "https://" + r.Host + r.URL.RequestURI()
-		http.Redirect(w, r, target, http.StatusPermanentRedirect)
+		http.Redirect(w, r, target, http.StatusPermanentRedirect) //nolint:gosec // G710: r.Host passed withTrustedHosts, which runs before this middleware
 	})
 }
 
@@ -247,16 +250,16 @@ func hostAllowed(hostport string, allowed []string) bool {
 
 // withBodyLimit caps every request body. A declared length over the cap is refused before anything is
 // read; a body that grows past it while streaming fails its read, which decodeJSON turns into 413.
-func withBodyLimit(max int64) Middleware {
+func withBodyLimit(limit int64) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ContentLength > max {
+			if r.ContentLength > limit {
 				w.Header().Set("Connection", "close")
 				writeProblem(w, r, http.StatusRequestEntityTooLarge,
-					"The request body must not exceed "+strconv.FormatInt(max, 10)+" bytes.")
+					"The request body must not exceed "+strconv.FormatInt(limit, 10)+" bytes.")
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, max)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			next.ServeHTTP(w, r)
 		})
 	}

@@ -2,11 +2,24 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"mime"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fortress-dev/fortress/ratelimit"
 )
 
 // openAPIDoc fetches /openapi.json through the server and decodes it.
@@ -90,7 +103,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			if rb, ok := op["requestBody"].(map[string]any); ok {
 				for mt, content := range rb["content"].(map[string]any) {
 					s := schemaOf(t, doc, content.(map[string]any)["schema"])
-					if s["additionalProperties"] != false {
+					if ap, ok := s["additionalProperties"].(bool); !ok || ap {
 						t.Errorf("%s %s body: additionalProperties got %v, want false", where, mt, s["additionalProperties"])
 					}
 				}
@@ -99,10 +112,10 @@ func TestOpenAPIDocument(t *testing.T) {
 			for _, p := range params {
 				p := p.(map[string]any)
 				if p["name"] == "item_id" {
-					if min := p["schema"].(map[string]any)["minimum"]; min != float64(1) {
-						t.Errorf("%s item_id minimum got %v, want 1", where, min)
+					if lowest := p["schema"].(map[string]any)["minimum"]; lowest != float64(1) {
+						t.Errorf("%s item_id minimum got %v, want 1", where, lowest)
 					}
-					if p["in"] != "path" || p["required"] != true {
+					if required, _ := p["required"].(bool); p["in"] != "path" || !required {
 						t.Errorf("%s item_id got in=%v required=%v, want a required path parameter", where, p["in"], p["required"])
 					}
 				}
@@ -120,11 +133,26 @@ func toStrings(v any) []string {
 }
 
 // TestOpenAPIMatchesRoutes: every registered route is documented, and every documented operation is
-// answered by the server with one of the statuses it documents (never 404/405).
+// answered by the server with one of the statuses it documents (never 404/405), with headers and a body
+// that conform to what the document says of that status. It runs with rate limiting off and on, so
+// that the RateLimit headers are checked too.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	e := newEnv(t)
+	generous := withLimits(ratelimit.NewMemory(100), ratelimit.Policy{Name: "default", Limit: 1000, Window: time.Minute},
+		ratelimit.Policy{Name: "login", Limit: 100, Window: time.Minute},
+		ratelimit.Policy{Name: "register", Limit: 100, Window: 10 * time.Minute},
+		ratelimit.Policy{Name: "login-failures", Limit: 5, Window: time.Minute})
+	for _, tc := range []struct {
+		name string
+		opts []func(*Config)
+	}{{"unlimited", nil}, {"rate-limited", []func(*Config){generous}}} {
+		t.Run(tc.name, func(t *testing.T) { checkRoutesAgainstDocument(t, newEnv(t, tc.opts...)) })
+	}
+}
+
+func checkRoutesAgainstDocument(t *testing.T, e *env) {
 	doc := openAPIDoc(t, e)
 	paths := at(t, doc, "paths").(map[string]any)
+	limited := e.cfg.Limiter != nil
 
 	ids := map[string]bool{}
 	documented := 0
@@ -171,7 +199,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 						ct = mt
 					}
 					if ct == "application/json" {
-						body = "{}"
+						body = exampleBody(t, doc, rb["content"].(map[string]any)[ct].(map[string]any)["schema"])
 					}
 				}
 				_, secured := op["security"]
@@ -179,18 +207,100 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				if secured {
 					tk = tok
 					// Without a token the operation is refused.
-					wantProblem(t, e.do(method, target, "", ct, body), http.StatusUnauthorized, "Not authenticated")
+					rec := e.do(method, target, "", ct, body)
+					wantProblem(t, rec, http.StatusUnauthorized, "Not authenticated")
+					conformAnswer(t, doc, op, rec, limited)
 				}
 				rec := e.do(method, target, tk, ct, body)
 				if rec.Code == http.StatusNotFound || rec.Code == http.StatusMethodNotAllowed {
 					t.Fatalf("status got %d, want the documented operation answered", rec.Code)
 				}
-				responses := op["responses"].(map[string]any)
-				if _, ok := responses[strconv.Itoa(rec.Code)]; !ok {
-					t.Errorf("status got %d, want one of the documented %v", rec.Code, keys(responses))
-				}
+				conformAnswer(t, doc, op, rec, limited)
 			})
 		}
+	}
+}
+
+// exampleBody is a JSON object of the examples of schema's required properties: a valid body, so that
+// the success of an operation is checked too.
+func exampleBody(t *testing.T, doc map[string]any, schema any) string {
+	t.Helper()
+	s := resolve(t, doc, schema)
+	props, _ := s["properties"].(map[string]any)
+	body := map[string]any{}
+	required, _ := s["required"].([]any)
+	for _, name := range required {
+		examples, _ := props[name.(string)].(map[string]any)["examples"].([]any)
+		if len(examples) == 0 {
+			t.Fatalf("required property %s has no example", name)
+		}
+		body[name.(string)] = examples[0]
+	}
+	b, _ := json.Marshal(body)
+	return string(b)
+}
+
+// conformAnswer checks that rec's status is documented for op, and that its headers and JSON body
+// conform to what the document says of that status. limited says whether the RateLimit headers must
+// be present (on operations that document them).
+func conformAnswer(t *testing.T, doc map[string]any, op map[string]any, rec *httptest.ResponseRecorder, limited bool) {
+	t.Helper()
+	responses := op["responses"].(map[string]any)
+	resp, ok := responses[strconv.Itoa(rec.Code)].(map[string]any)
+	if !ok {
+		t.Errorf("status got %d, want one of the documented %v", rec.Code, keys(responses))
+		return
+	}
+	headers, _ := resp["headers"].(map[string]any)
+	for name, h := range headers {
+		values := rec.Header().Values(name)
+		if len(values) == 0 {
+			if limited && strings.HasPrefix(name, "RateLimit") {
+				t.Errorf("header %s: absent, want present while rate limiting is on", name)
+			}
+			continue
+		}
+		schema := resolve(t, doc, resolve(t, doc, h)["schema"])
+		value := strings.Join(values, ", ")
+		if hasType(schema, "integer") {
+			n, err := strconv.ParseInt(value, 10, 64)
+			if err != nil {
+				t.Errorf("header %s: got %q, want an integer", name, value)
+				continue
+			}
+			conform(t, doc, "header "+name, schema, float64(n))
+			continue
+		}
+		conform(t, doc, "header "+name, schema, value)
+	}
+	for _, name := range []string{"RateLimit", "RateLimit-Policy", "Retry-After", "WWW-Authenticate", "Location", "Link", "X-Total-Count"} {
+		if _, documented := headers[name]; rec.Header().Get(name) != "" && !documented {
+			t.Errorf("header %s: sent with status %d, want it documented", name, rec.Code)
+		}
+	}
+	content, _ := resp["content"].(map[string]any)
+	if rec.Body.Len() == 0 {
+		if len(content) > 0 {
+			t.Errorf("body: got none, want one of %v", keys(content))
+		}
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(rec.Header().Get("Content-Type"))
+	media, ok := content[mt].(map[string]any)
+	if !ok {
+		media, ok = content["*/*"].(map[string]any)
+	}
+	if !ok {
+		t.Errorf("Content-Type got %q, want one of %v", mt, keys(content))
+		return
+	}
+	if schema, ok := media["schema"].(map[string]any); ok && strings.HasSuffix(mt, "json") {
+		var v any
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+			t.Errorf("body: got invalid JSON (%v), want %s", err, mt)
+			return
+		}
+		conform(t, doc, "body", schema, v)
 	}
 }
 
@@ -201,4 +311,327 @@ func keys(m map[string]any) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestWriteOpenAPI writes the served document to the file named by OPENAPI_OUT, so that
+// scripts/openapi-lint.sh can lint it without starting a server or a database. It skips when the
+// variable is unset, which is how the ordinary test run sees it.
+func TestWriteOpenAPI(t *testing.T) {
+	out := os.Getenv("OPENAPI_OUT")
+	if out == "" {
+		t.Skip("OPENAPI_OUT is not set")
+	}
+	version := os.Getenv("OPENAPI_VERSION")
+	if version == "" {
+		version = "dev"
+	}
+	s := NewServer(Config{Logger: slog.New(slog.DiscardHandler), Version: version})
+	if !json.Valid(s.openapi) {
+		t.Fatal("the OpenAPI document: got invalid JSON, want a document")
+	}
+	// OPENAPI_OUT is a path the developer chose, on their own machine.
+	if err := os.MkdirAll(filepath.Dir(out), 0o750); err != nil { //nolint:gosec // G703: the developer's own path
+		t.Fatalf("creating the directory of %s: got %v, want nil", out, err)
+	}
+	if err := os.WriteFile(out, append(s.openapi, '\n'), 0o600); err != nil { //nolint:gosec // G703: the developer's own path
+		t.Fatalf("writing %s: got %v, want nil", out, err)
+	}
+}
+
+// resolve follows v's $ref, if any, within doc.
+func resolve(t *testing.T, doc map[string]any, v any) map[string]any {
+	t.Helper()
+	m, _ := v.(map[string]any)
+	for range 8 {
+		ref, ok := m["$ref"].(string)
+		if !ok {
+			return m
+		}
+		var cur any = doc
+		for _, k := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+			cur = at(t, cur, k)
+		}
+		m, _ = cur.(map[string]any)
+	}
+	t.Fatalf("$ref chain too long at %v", m)
+	return nil
+}
+
+// goPattern turns a JSON Schema (ECMAScript) pattern into Go syntax: \uXXXX becomes \x{XXXX}.
+func goPattern(t *testing.T, p string) *regexp.Regexp {
+	t.Helper()
+	re, err := regexp.Compile(regexp.MustCompile(`\\u([0-9a-fA-F]{4})`).ReplaceAllString(p, `\x{$1}`))
+	if err != nil {
+		t.Fatalf("pattern %q: got %v, want a valid regular expression", p, err)
+	}
+	return re
+}
+
+// jsonTypeOf names the JSON Schema type of a decoded JSON value.
+func jsonTypeOf(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case float64:
+		if v == math.Trunc(v) {
+			return "integer"
+		}
+		return "number"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// conform checks a decoded JSON value against schema, in the subset of JSON Schema that the document
+// uses, so that a test shows the document is true of what the server sends.
+func conform(t *testing.T, doc map[string]any, where string, schema map[string]any, v any) {
+	t.Helper()
+	schema = resolve(t, doc, schema)
+	if typ := jsonTypeOf(v); !hasType(schema, typ) {
+		t.Errorf("%s: got %s %.100v, want type %v", where, typ, v, schema["type"])
+		return
+	}
+	if enum, ok := schema["enum"].([]any); ok && !slices.Contains(enum, v) {
+		t.Errorf("%s: got %q, want one of %v", where, v, enum)
+	}
+	num := func(k string) (float64, bool) { f, ok := schema[k].(float64); return f, ok }
+	switch v := v.(type) {
+	case string:
+		n := float64(utf8.RuneCountInString(v))
+		if most, ok := num("maxLength"); ok && n > most {
+			t.Errorf("%s: got %v characters, want at most %v", where, n, most)
+		}
+		if least, ok := num("minLength"); ok && n < least {
+			t.Errorf("%s: got %v characters, want at least %v", where, n, least)
+		}
+		if p, ok := schema["pattern"].(string); ok && !goPattern(t, p).MatchString(v) {
+			t.Errorf("%s: got %.100q, want a match of %s", where, v, p)
+		}
+	case float64:
+		if most, ok := num("maximum"); ok && v > most {
+			t.Errorf("%s: got %v, want at most %v", where, v, most)
+		}
+		if least, ok := num("minimum"); ok && v < least {
+			t.Errorf("%s: got %v, want at least %v", where, v, least)
+		}
+	case []any:
+		if most, ok := num("maxItems"); ok && float64(len(v)) > most {
+			t.Errorf("%s: got %d items, want at most %v", where, len(v), most)
+		}
+		for i, item := range v {
+			conform(t, doc, fmt.Sprintf("%s[%d]", where, i), schema["items"].(map[string]any), item)
+		}
+	case map[string]any:
+		props, _ := schema["properties"].(map[string]any)
+		required, _ := schema["required"].([]any)
+		for _, name := range required {
+			if _, ok := v[name.(string)]; !ok {
+				t.Errorf("%s: %s absent, want present", where, name)
+			}
+		}
+		for name, value := range v {
+			p, ok := props[name].(map[string]any)
+			if !ok {
+				if ap, isBool := schema["additionalProperties"].(bool); isBool && !ap {
+					t.Errorf("%s: got property %q, want none but %v", where, name, keys(props))
+				}
+				continue
+			}
+			conform(t, doc, where+"."+name, p, value)
+		}
+	}
+}
+
+// TestOpenAPIBounds: every string, integer and array that the document describes is bounded, as the
+// OWASP ruleset demands, so that a regression is caught by go test without Spectral.
+func TestOpenAPIBounds(t *testing.T) {
+	doc := openAPIDoc(t, newEnv(t))
+	var walk func(where string, v any)
+	walk = func(where string, v any) {
+		switch v := v.(type) {
+		case []any:
+			for i, item := range v {
+				walk(fmt.Sprintf("%s[%d]", where, i), item)
+			}
+		case map[string]any:
+			_, enum := v["enum"]
+			_, maxLength := v["maxLength"]
+			_, minimum := v["minimum"]
+			_, maximum := v["maximum"]
+			_, format := v["format"]
+			_, maxItems := v["maxItems"]
+			switch {
+			case hasType(v, "string") && !enum && !maxLength:
+				t.Errorf("%s: a string without maxLength or enum", where)
+			case hasType(v, "integer") && !(minimum && maximum && format):
+				t.Errorf("%s: an integer without minimum, maximum and format", where)
+			case hasType(v, "array") && !maxItems:
+				t.Errorf("%s: an array without maxItems", where)
+			}
+			for k, child := range v {
+				if k != "examples" && k != "enum" && k != "default" {
+					walk(where+"."+k, child)
+				}
+			}
+		}
+	}
+	walk("$", doc)
+
+	for name, s := range at(t, doc, "components", "schemas").(map[string]any) {
+		if ap, ok := s.(map[string]any)["additionalProperties"].(bool); !ok || ap {
+			t.Errorf("components.schemas.%s: additionalProperties got %v, want false", name, s.(map[string]any)["additionalProperties"])
+		}
+	}
+	for path, ops := range at(t, doc, "paths").(map[string]any) {
+		for method, op := range ops.(map[string]any) {
+			probe := path == "/health" || path == "/readyz"
+			for code, resp := range op.(map[string]any)["responses"].(map[string]any) {
+				headers, _ := resp.(map[string]any)["headers"].(map[string]any)
+				where := fmt.Sprintf("%s %s %s", method, path, code)
+				_, rl := headers["RateLimit"]
+				_, rlp := headers["RateLimit-Policy"]
+				if rl != !probe || rlp != !probe {
+					t.Errorf("%s: RateLimit documented %v, RateLimit-Policy %v; want both %v", where, rl, rlp, !probe)
+				}
+				if _, ok := headers["Retry-After"]; (code == "429" || code == "503") && !ok {
+					t.Errorf("%s: Retry-After not documented, want it", where)
+				}
+				if _, ok := headers["WWW-Authenticate"]; code == "401" && !ok {
+					t.Errorf("%s: WWW-Authenticate not documented, want it", where)
+				}
+			}
+		}
+	}
+}
+
+// TestOpenAPIProblemsConform: problems provoked by hostile input (many unknown keys, long keys full of
+// control characters, repeated keys) stay within what the document says of a problem.
+func TestOpenAPIProblemsConform(t *testing.T) {
+	e := newEnv(t)
+	doc := openAPIDoc(t, e)
+	_, tok := e.user("problems@example.com")
+	problemSchema := map[string]any{"$ref": "#/components/schemas/Problem"}
+	long := strings.Repeat("\u0001\u0085\u202e\u00e9", 40)
+	var many strings.Builder
+	many.WriteString("{")
+	for i := range 500 {
+		fmt.Fprintf(&many, "%q:0,", fmt.Sprint("k", i))
+	}
+	many.WriteString(`"name":"x"}`)
+	jsonLong, _ := json.Marshal(map[string]any{long: 1})
+	dupLong := `{` + strings.Repeat(string(jsonLong[1:len(jsonLong)-1])+",", 2) + `"name":"x"}`
+	// The longest echoes: 64 ASCII bytes of a field name, and 64 control bytes quoted as \x01 each.
+	jsonASCII, _ := json.Marshal(map[string]any{strings.Repeat("a", 100): 1})
+	jsonControl, _ := json.Marshal(map[string]any{strings.Repeat("\u0001", 100): 1})
+	dupControl := `{` + strings.Repeat(string(jsonControl[1:len(jsonControl)-1])+",", 2) + `"name":"x"}`
+	cases := []struct {
+		name                  string
+		method, target, ct    string
+		body                  string
+		status, errorsAtLeast int
+	}{
+		{"many unknown keys", "POST", "/items/", "application/json", many.String(), 422, maxFieldErrors},
+		{"long control-character key", "POST", "/items/", "application/json", string(jsonLong), 422, 1},
+		{"repeated long key", "POST", "/items/", "application/json", dupLong, 422, 1},
+		{"long ASCII key", "POST", "/items/", "application/json", string(jsonASCII), 422, 1},
+		{"repeated control-character key", "POST", "/items/", "application/json", dupControl, 422, 1},
+		{"form with unknown and repeated keys", "POST", "/auth/login", "application/x-www-form-urlencoded",
+			"username=a&username=b&" + url.QueryEscape(long) + "=1&x&y&z", 422, 3},
+		{"bad query parameters", "GET", "/items/?limit=0&offset=-1", "", "", 422, 2},
+		{"bad path parameter", "GET", "/items/00", "", "", 422, 1},
+		{"wrong media type", "POST", "/items/", "text/plain", "{}", 415, 0},
+		{"bad grant type", "POST", "/auth/login", "application/x-www-form-urlencoded", "grant_type=" + url.QueryEscape(long) + "&username=a&password=b", 422, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec := e.do(c.method, c.target, tok, c.ct, c.body)
+			if rec.Code != c.status {
+				t.Fatalf("status got %d, want %d (body %.300s)", rec.Code, c.status, rec.Body.String())
+			}
+			var v map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+				t.Fatalf("body: got invalid JSON (%v), want a problem", err)
+			}
+			if errs, _ := v["errors"].([]any); len(errs) < c.errorsAtLeast || len(errs) > maxFieldErrors {
+				t.Errorf("errors got %d, want %d to %d", len(errs), c.errorsAtLeast, maxFieldErrors)
+			}
+			conform(t, doc, "problem", problemSchema, v)
+		})
+	}
+}
+
+// TestOpenAPISuccessHeadersConform: the headers of a created item and of a page of items are as
+// documented.
+func TestOpenAPISuccessHeadersConform(t *testing.T) {
+	e := newEnv(t)
+	doc := openAPIDoc(t, e)
+	_, tok := e.user("headers@example.com")
+	create := at(t, doc, "paths", "/items/", "post").(map[string]any)
+	list := at(t, doc, "paths", "/items/", "get").(map[string]any)
+	for range 3 {
+		rec := e.doJSON("POST", "/items/", tok, `{"name":"n","description":"line one\nline two"}`)
+		wantStatus(t, rec, http.StatusCreated)
+		conformAnswer(t, doc, create, rec, false)
+	}
+	for target, next := range map[string]bool{"/items/?limit=1": true, "/items?limit=1&offset=1": true, "/items/?limit=100": false} {
+		rec := e.do("GET", target, tok, "", "")
+		wantStatus(t, rec, http.StatusOK)
+		conformAnswer(t, doc, list, rec, false)
+		if got := rec.Header().Get("Link") != ""; got != next {
+			t.Errorf("GET %s: Link present %v, want %v", target, got, next)
+		}
+	}
+}
+
+// TestProblemTitlesMatchDocument: every error status's text fits the documented title.
+func TestProblemTitlesMatchDocument(t *testing.T) {
+	re := goPattern(t, problemTitlePattern)
+	for code := 400; code <= 599; code++ {
+		title := http.StatusText(code)
+		if title == "" {
+			continue
+		}
+		if !re.MatchString(title) || len(title) > problemTitleMax {
+			t.Errorf("StatusText(%d) = %q: want a match of %s of at most %d characters", code, title, problemTitlePattern, problemTitleMax)
+		}
+	}
+}
+
+// TestOpenAPIRefusalsConform: a 429 of the per-client budget and of the login lockout carry the
+// documented headers, in the documented formats.
+func TestOpenAPIRefusalsConform(t *testing.T) {
+	e := newEnv(t, withLimits(ratelimit.NewMemory(100), ratelimit.Policy{Name: "default", Limit: 1000, Window: time.Minute},
+		ratelimit.Policy{Name: "login", Limit: 3, Window: time.Minute}, ratelimit.Policy{Name: "register", Limit: 100, Window: time.Minute},
+		ratelimit.Policy{Name: "login-failures", Limit: 1, Window: time.Hour}))
+	doc := openAPIDoc(t, e)
+	login := at(t, doc, "paths", "/auth/login", "post").(map[string]any)
+	form := "application/x-www-form-urlencoded"
+	bad := "username=nobody%40example.com&password=wrong-password"
+
+	rec := e.do("POST", "/auth/login", "", form, bad)
+	wantStatus(t, rec, http.StatusUnauthorized)
+	conformAnswer(t, doc, login, rec, true)
+	if n := len(rec.Header().Values("RateLimit-Policy")); n != 2 {
+		t.Errorf("RateLimit-Policy on login: got %d values, want 2 (the general and the login budget)", n)
+	}
+
+	rec = e.do("POST", "/auth/login", "", form, bad) // the email's one failure is spent: locked
+	wantStatus(t, rec, http.StatusTooManyRequests)
+	conformAnswer(t, doc, login, rec, true)
+
+	rec = e.do("POST", "/auth/login", "", form, "username=other%40example.com&password=x")
+	wantStatus(t, rec, http.StatusUnauthorized)
+	rec = e.do("POST", "/auth/login", "", form, bad) // the client's login budget of 3 is spent
+	wantStatus(t, rec, http.StatusTooManyRequests)
+	conformAnswer(t, doc, login, rec, true)
+	if rec.Header().Get("Retry-After") == "" {
+		t.Error("Retry-After: absent on 429, want present")
+	}
 }

@@ -47,9 +47,14 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail str
 	_, _ = w.Write(body)
 }
 
+// maxFieldErrors bounds the errors listed in one 422: a body of many unknown keys must not turn into a
+// response many times its size.
+const maxFieldErrors = 20
+
 // writeValidation sends a 422 whose detail repeats the first field error, so a client that shows only
-// detail still tells the user what to fix.
+// detail still tells the user what to fix. At most maxFieldErrors are listed.
 func writeValidation(w http.ResponseWriter, r *http.Request, errs ...fieldError) {
+	errs = errs[:min(len(errs), maxFieldErrors)]
 	detail := "The request is invalid."
 	if len(errs) > 0 {
 		detail = errs[0].Field + ": " + errs[0].Message

@@ -20,17 +20,29 @@ type route struct {
 // operation documents a route for /openapi.json.
 type operation struct {
 	id, summary, tag string
+	description      string       // what a client must know beyond the summary
 	auth             bool         // needs a bearer token
 	body             reflect.Type // JSON request struct, if any
 	form             reflect.Type // form request struct, if any
 	params           []intParam
+	pathValues       *pathValues       // a string path parameter, if any
 	status           int               // success status
 	response         reflect.Type      // JSON success body, if any
 	responseType     string            // media type of a non-JSON success body
+	maxItems         int               // the most elements a JSON array response holds
 	errors           []int             // problem statuses the operation can answer besides the common ones
+	errorDocs        map[int]string    // when this operation answers a status, where the common text is wrong
 	headers          []string          // response headers the success carries
 	limit            *ratelimit.Policy // a stricter budget for this route, on top of the general one
 	probe            bool              // liveness/readiness: exempt from the Host check and rate limits
+	maxBody          int64             // the request body cap (set by routes for operations with a body)
+}
+
+// pathValues documents a string path parameter whose only useful values are known: any other value
+// is answered 404.
+type pathValues struct {
+	name, doc string
+	values    []string
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
@@ -42,54 +54,106 @@ func (s *Server) routes() []route {
 	itemErrors := []int{http.StatusNotFound, http.StatusUnprocessableEntity}
 
 	itemCreate := operation{id: "createItem", summary: "Create an item owned by the caller", tag: "items", auth: true,
+		description: "Creates an item owned by the authenticated user and answers it with 201 and its URL in " +
+			"Location. The name is required; the description is optional and may be null. Unknown fields, " +
+			"duplicate keys and values of the wrong type are refused with 422.",
 		body: typeOf[itemCreateRequest](), status: http.StatusCreated, response: typeOf[itemResponse](),
 		errors: []int{http.StatusUnprocessableEntity}, headers: []string{"Location"}}
 	itemList := operation{id: "listItems", summary: "List the caller's items, oldest first", tag: "items", auth: true,
+		description: "Answers one page of the authenticated user's items as a JSON array, oldest first. " +
+			"X-Total-Count gives the number of items in all pages, and Link the next page when there is one. " +
+			"Other users' items are never listed.",
 		params: []intParam{limitParam, offsetParam}, status: http.StatusOK, response: typeOf[[]itemResponse](),
-		errors: []int{http.StatusUnprocessableEntity}, headers: []string{"X-Total-Count", "Link"}}
+		maxItems: int(limitParam.Max), errors: []int{http.StatusUnprocessableEntity}, headers: []string{"X-Total-Count", "Link"}}
 
-	return []route{
+	rs := []route{
 		{"GET", "/health", handleHealth(log), operation{id: "health", summary: "Liveness", tag: "operations",
+			description: "Answers 200 while the process serves HTTP; it checks nothing else, so that a slow " +
+				"database never gets healthy processes restarted. Exempt from the Host check and from rate limits.",
 			status: http.StatusOK, response: typeOf[healthResponse](), probe: true}},
 		{"GET", "/readyz", handleReady(log, c.Ready, s.draining.Load), operation{id: "ready",
 			summary: "Readiness: the database answers and its schema is current", tag: "operations",
-			status: http.StatusOK, response: typeOf[healthResponse](), errors: []int{http.StatusServiceUnavailable}, probe: true}},
+			description: "Answers 200 when this instance can serve requests, and 503 with Retry-After while the " +
+				"database does not answer, its schema is not current, or the instance is shutting down. The cause " +
+				"is logged, never returned. Exempt from the Host check and from rate limits.",
+			status: http.StatusOK, response: typeOf[healthResponse](), errors: []int{http.StatusServiceUnavailable}, probe: true,
+			errorDocs: map[int]string{http.StatusServiceUnavailable: "The instance is not ready, or is shutting down; " +
+				"retry after Retry-After seconds."}}},
 		{"GET", "/openapi.json", http.HandlerFunc(s.serveOpenAPI), operation{id: "openapi", summary: "This document",
+			description: "The OpenAPI 3.1 document of this API, generated from the same route list and Go types " +
+				"that validate requests, so the limits it states are the ones enforced.",
 			tag: "operations", status: http.StatusOK, responseType: "application/json"}},
 		{"GET", "/docs", handleFile(ui.Files, "docs.html"), operation{id: "docs", summary: "Interactive API docs",
+			description: "An HTML page that renders this document with Swagger UI, served from this server " +
+				"under a strict Content-Security-Policy. Its Authorize button logs in through POST /auth/login.",
 			tag: "ui", status: http.StatusOK, responseType: "text/html"}},
 		{"GET", "/", handleFile(ui.Files, "index.html"), operation{id: "webUI", summary: "The web UI",
-			tag: "ui", status: http.StatusOK, responseType: "text/html"}},
+			tag: "ui", status: http.StatusOK, responseType: "text/html",
+			description: "The HTML page of the web UI, which registers, logs in and manages items through this API."}},
 		{"GET", "/static/{path...}", handleStatic(ui.Files), operation{id: "staticAsset",
-			summary: "An asset of the web UI", tag: "ui", status: http.StatusOK, responseType: "application/octet-stream",
-			errors: []int{http.StatusNotFound}}},
+			summary: "An asset of the web UI", tag: "ui",
+			status: http.StatusOK, responseType: "*/*", errors: []int{http.StatusNotFound},
+			pathValues: &pathValues{name: "path", doc: "The asset's path below /static/.", values: assetNames(ui.Files, "static")},
+			description: "A script, style sheet, image or licence file of the web UI or of the docs page, with " +
+				"the media type of its file name's extension (or, without one, of its content). Only the files " +
+				"listed for path exist; any other path, a directory included, is answered 404."}},
 
 		{"POST", "/auth/register", handleRegister(log, users, c.Passwords), operation{id: "register",
-			summary: "Create an account", tag: "auth", body: typeOf[registerRequest](), status: http.StatusCreated,
+			summary: "Create an account", tag: "auth",
+			description: "Creates an active account and answers it with 201, never with its password hash. " +
+				"The email must be unused regardless of letter case; a taken email is answered 400 after the " +
+				"same password-hashing work as a new one, so timing does not tell which emails exist.",
+			body: typeOf[registerRequest](), status: http.StatusCreated,
 			response: typeOf[userResponse](), errors: []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
+			errorDocs: map[int]string{http.StatusBadRequest: "The email may already be in use, the Host header is " +
+				"not one of the allowed hosts, or the body cannot be read.", http.StatusServiceUnavailable: busyDoc},
 			limit: &c.RegisterLimit}},
 		{"POST", "/auth/login", handleLogin(log, users, c.Passwords, c.Tokens, c.TokenTTL,
 			&loginLockout{log: log, store: c.Limiter, policy: c.LoginLockout}), operation{id: "login",
 			summary: "Exchange email and password for an access token (OAuth2 password grant)", tag: "auth",
+			description: "The OAuth2 resource-owner password grant (RFC 6749, section 4.3): the email goes in " +
+				"username. Every failure (unknown email, wrong password, inactive account) gets the same 401 " +
+				"after the same work. While the login lockout is on (the default), repeated failures for one " +
+				"email are answered 429 with Retry-After until that email's budget refills; a successful login " +
+				"refills it.",
 			form: typeOf[loginForm](), status: http.StatusOK, response: typeOf[tokenResponse](),
-			errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity}, limit: &c.LoginLimit}},
+			errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity}, limit: &c.LoginLimit,
+			errorDocs: map[int]string{http.StatusUnauthorized: "The email or password is wrong, or the account is inactive.",
+				http.StatusServiceUnavailable: busyDoc}}},
 
 		{"POST", "/items/", handleItemCreate(log, items), itemCreate},
 		{"POST", "/items", handleItemCreate(log, items), withID(itemCreate, "createItemNoSlash")},
 		{"GET", "/items/", handleItemList(log, items), itemList},
 		{"GET", "/items", handleItemList(log, items), withID(itemList, "listItemsNoSlash")},
 		{"GET", "/items/{item_id}", handleItemGet(log, items), operation{id: "getItem", summary: "Read one of the caller's items",
+			description: "Answers the item if the authenticated user owns it. Another user's item is answered " +
+				"404 exactly like a missing one, so ids reveal nothing.",
 			tag: "items", auth: true, params: []intParam{itemIDParam}, status: http.StatusOK,
 			response: typeOf[itemResponse](), errors: itemErrors}},
 		{"PUT", "/items/{item_id}", handleItemUpdate(log, items), operation{id: "updateItem",
 			summary: "Update some fields of one of the caller's items", tag: "items", auth: true,
+			description: "A partial update: an absent field keeps its value, a null description clears it, and " +
+				"name must not be null. Another user's item is answered 404 exactly like a missing one.",
 			params: []intParam{itemIDParam}, body: typeOf[itemUpdateRequest](), status: http.StatusOK,
 			response: typeOf[itemResponse](), errors: itemErrors}},
 		{"DELETE", "/items/{item_id}", handleItemDelete(log, items), operation{id: "deleteItem",
 			summary: "Delete one of the caller's items (204 even if there was none)", tag: "items", auth: true,
+			description: "Deletes the item if the authenticated user owns it. The answer is 204 whether or not " +
+				"there was such an item, so that it reveals nothing about other users' ids.",
 			params: []intParam{itemIDParam}, status: http.StatusNoContent, errors: []int{http.StatusUnprocessableEntity}}},
 	}
+	// The body cap is configuration; the document states it where a body is read.
+	for i := range rs {
+		if rs[i].doc.body != nil || rs[i].doc.form != nil {
+			rs[i].doc.maxBody = c.MaxBodyBytes
+		}
+	}
+	return rs
 }
+
+// busyDoc is the 503 of the operations that hash passwords, which a bounded number may do at once.
+const busyDoc = "The database cannot answer, or too many passwords are being hashed at once; retry after " +
+	"Retry-After seconds."
 
 // withID returns a copy of op under another operationId, for the same operation at a second path.
 func withID(op operation, id string) operation {

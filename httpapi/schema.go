@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"fmt"
+	"maps"
+	"math"
 	"net/mail"
 	"reflect"
 	"strconv"
@@ -188,7 +190,8 @@ func validEmail(s string) bool {
 }
 
 // jsonSchema describes a request or response struct in JSON Schema 2020-12, as OpenAPI 3.1 uses it.
-// Request structs forbid additional properties, as the decoder does.
+// Request structs forbid additional properties, as the decoder does; response structs are exactly
+// their fields. What a response field's Go type cannot say comes from fieldFacts.
 func jsonSchema(t reflect.Type) map[string]any {
 	props := map[string]any{}
 	var required []string
@@ -201,6 +204,7 @@ func jsonSchema(t reflect.Type) map[string]any {
 		tag, isRequest := sf.Tag.Lookup("validate")
 		r := parseRules(tag)
 		p := typeSchema(sf.Type, r)
+		maps.Copy(p, fieldFacts[t][name])
 		if d := sf.Tag.Get("doc"); d != "" {
 			p["description"] = d
 		}
@@ -213,6 +217,11 @@ func jsonSchema(t reflect.Type) map[string]any {
 			required = append(required, name)
 		}
 	}
+	for name := range fieldFacts[t] {
+		if _, ok := props[name]; !ok {
+			panic(fmt.Sprintf("httpapi: fieldFacts names %s.%s, which is not a JSON field", t.Name(), name))
+		}
+	}
 	s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
 	if len(props) == 0 {
 		delete(s, "properties")
@@ -223,6 +232,16 @@ func jsonSchema(t reflect.Type) map[string]any {
 	return s
 }
 
+// Patterns of the characters validateStruct refuses, in ECMAScript syntax as JSON Schema wants. Every
+// validated string refuses NUL and U+FFFD (checkString); "line" adds the control characters
+// (unicode.IsControl: U+0000-U+001F, U+007F-U+009F) and the bidirectional controls; "text" the control
+// characters but tab, line feed and carriage return.
+const (
+	patternValidated = `^[^\u0000\ufffd]*$`
+	patternLine      = `^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufffd]*$`
+	patternText      = `^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffd]*$`
+)
+
 func typeSchema(t reflect.Type, r rules) map[string]any {
 	nullable := false
 	if t.Kind() == reflect.Pointer {
@@ -231,22 +250,7 @@ func typeSchema(t reflect.Type, r rules) map[string]any {
 	s := map[string]any{}
 	switch t.Kind() {
 	case reflect.String:
-		s["type"] = "string"
-		if r.min >= 0 {
-			s["minLength"] = r.min
-		}
-		if r.max >= 0 {
-			s["maxLength"] = r.max
-		}
-		if r.email {
-			s["format"] = "email"
-		}
-		if r.line {
-			s["pattern"] = `^[^\u0000-\u001f\u007f-\u009f]*$`
-		}
-		if r.text {
-			s["pattern"] = `^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$`
-		}
+		return stringSchema(r, nullable)
 	case reflect.Int, reflect.Int64:
 		s["type"] = "integer"
 		s["format"] = "int64"
@@ -265,3 +269,100 @@ func typeSchema(t reflect.Type, r rules) map[string]any {
 	}
 	return s
 }
+
+// stringSchema is the schema of a string validated under r.
+func stringSchema(r rules, nullable bool) map[string]any {
+	s := map[string]any{"type": "string"}
+	if nullable {
+		s["type"] = []any{"string", "null"}
+	}
+	if r.min >= 0 {
+		s["minLength"] = r.min
+	}
+	if r.max >= 0 {
+		s["maxLength"] = r.max
+	}
+	switch {
+	case r.email:
+		s["format"] = "email"
+	case r.line:
+		s["pattern"] = patternLine
+	case r.text:
+		s["pattern"] = patternText
+	case r != rules{min: -1, max: -1}:
+		// A field with rules is checked by checkString; an empty validate tag promises nothing.
+		s["pattern"] = patternValidated
+	}
+	return s
+}
+
+// requestField is the schema of a request's string field (its limits, without its doc), for a response
+// field that holds what such a request stored.
+func requestField(t reflect.Type, name string) map[string]any {
+	for _, f := range fieldsOf(t) {
+		if f.name != name {
+			continue
+		}
+		ft := t.Field(f.index).Type
+		nullable := ft.Kind() == reflect.Pointer
+		if nullable {
+			ft = ft.Elem()
+		}
+		if ft.Kind() != reflect.String {
+			panic(fmt.Sprintf("httpapi: %s.%s is not a string", t.Name(), name))
+		}
+		return stringSchema(f.rules, nullable)
+	}
+	panic(fmt.Sprintf("httpapi: %s has no field %s", t.Name(), name))
+}
+
+// idBounds are those of a database id: positive, and an int64.
+var idBounds = map[string]any{"minimum": 1, "maximum": int64(math.MaxInt64)}
+
+// fieldFacts completes the schemas of fields whose Go type does not tell their limits: the values
+// response fields can hold (what the handlers write, or what validated requests stored) and the one
+// value handleLogin accepts for grant_type. jsonSchema refuses a fact about a field that does not exist.
+var fieldFacts = map[reflect.Type]map[string]map[string]any{
+	typeOf[healthResponse](): {"status": {"enum": []any{"ok", "ready"}}},
+	typeOf[userResponse](): {
+		"id":    idBounds,
+		"email": requestField(typeOf[registerRequest](), "email"),
+	},
+	typeOf[tokenResponse](): {
+		// token.Manager.Verify refuses tokens over 4096 characters, so none longer is ever useful.
+		"access_token": {"maxLength": 4096, "pattern": `^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`},
+		"token_type":   {"enum": []any{"bearer"}},
+		// The configuration bounds FORTRESS_ACCESS_TOKEN_TTL to at most 24 hours.
+		"expires_in": {"minimum": 1, "maximum": 86400},
+	},
+	typeOf[itemResponse](): {
+		"id":          idBounds,
+		"owner_id":    idBounds,
+		"name":        requestField(typeOf[itemCreateRequest](), "name"),
+		"description": requestField(typeOf[itemCreateRequest](), "description"),
+	},
+	typeOf[problem](): {
+		"type":  {"format": "uri", "maxLength": 2048},
+		"title": {"maxLength": problemTitleMax, "pattern": problemTitlePattern},
+		// Error statuses only; int32 because a status has three digits.
+		"status": {"format": "int32", "minimum": 400, "maximum": 599},
+		// A detail may echo a truncated field name of the request, which can hold any character.
+		"detail":     {"maxLength": 1024},
+		"request_id": {"minLength": 32, "maxLength": 32, "pattern": "^[0-9a-f]{32}$"},
+	},
+	typeOf[fieldError](): {
+		"location": {"enum": []any{"body", "query", "path", "header"}},
+		// A field name of the request is echoed truncated to 64 bytes and an ellipsis.
+		"field": {"maxLength": 65},
+		// Messages are fixed text, or quote (with strconv.Quote, which escapes every control character) a
+		// key truncated to 64 bytes.
+		"message": {"maxLength": 512, "pattern": `^[^\u0000-\u001f\u007f-\u009f]*$`},
+	},
+	typeOf[loginForm](): {"grant_type": {"enum": []any{"password"}}},
+}
+
+// problemTitleMax and problemTitlePattern bound the titles, which are http.StatusText of an error status.
+const (
+	problemTitleMax     = 64
+	problemTitlePattern = `^[A-Za-z0-9 '-]+$`
+)

@@ -92,6 +92,18 @@ func NewServer(cfg Config) *Server {
 		withRecover(cfg.Logger),
 		withSecurityHeaders,
 	}
+	// CORS comes before every check that can refuse, so that a page on an allowed origin can read the
+	// refusal (a 400 or 429) instead of a bare network error.
+	if len(cfg.CORSOrigins) > 0 { // rs/cors allows every origin when given none: never hand it an empty list
+		chain = append(chain, cors.New(cors.Options{
+			AllowedOrigins:   cfg.CORSOrigins,
+			AllowCredentials: true,
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept", "X-Request-ID"},
+			ExposedHeaders:   []string{"Link", "Location", "Retry-After", "RateLimit", "RateLimit-Policy", "X-Request-ID", "X-Total-Count"},
+			MaxAge:           600,
+		}).Handler)
+	}
 	// The Host check comes before the HTTPS redirect, whose Location is built from the Host header: in
 	// the other order any client could make the server redirect to a host of its choosing.
 	chain = append(chain, withTrustedHosts(cfg.AllowedHosts))
@@ -100,16 +112,6 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.HTTPSRedirect {
 		chain = append(chain, withHTTPSRedirect)
-	}
-	if len(cfg.CORSOrigins) > 0 { // rs/cors allows every origin when given none: never hand it an empty list
-		chain = append(chain, cors.New(cors.Options{
-			AllowedOrigins:   cfg.CORSOrigins,
-			AllowCredentials: true,
-			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
-			AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept", "X-Request-ID"},
-			ExposedHeaders:   []string{"Link", "Location", "Retry-After", "X-Request-ID", "X-Total-Count"},
-			MaxAge:           600,
-		}).Handler)
 	}
 	chain = append(chain, withBodyLimit(cfg.MaxBodyBytes))
 

@@ -44,22 +44,22 @@ func WithFallback(primary, fallback Store, log *slog.Logger, retryInterval time.
 
 // Take answers from primary, or from fallback while primary is failing.
 func (f *fallbackLimiter) Take(ctx context.Context, key string, p Policy) (Result, error) {
-	return do(f, ctx, p, func(s Store) (Result, error) { return s.Take(ctx, key, p) })
+	return do(ctx, f, p, func(s Store) (Result, error) { return s.Take(ctx, key, p) })
 }
 
 // Peek implements Store, with the same failover as Take.
 func (f *fallbackLimiter) Peek(ctx context.Context, key string, p Policy) (Result, error) {
-	return do(f, ctx, p, func(s Store) (Result, error) { return s.Peek(ctx, key, p) })
+	return do(ctx, f, p, func(s Store) (Result, error) { return s.Peek(ctx, key, p) })
 }
 
 // Reset implements Store, with the same failover as Take.
 func (f *fallbackLimiter) Reset(ctx context.Context, key string, p Policy) error {
-	_, err := do(f, ctx, p, func(s Store) (struct{}, error) { return struct{}{}, s.Reset(ctx, key, p) })
+	_, err := do(ctx, f, p, func(s Store) (struct{}, error) { return struct{}{}, s.Reset(ctx, key, p) })
 	return err
 }
 
 // do runs op on primary, or on fallback while primary is failing.
-func do[T any](f *fallbackLimiter, ctx context.Context, p Policy, op func(Store) (T, error)) (T, error) {
+func do[T any](ctx context.Context, f *fallbackLimiter, p Policy, op func(Store) (T, error)) (T, error) {
 	var zero T
 	if err := p.Validate(); err != nil {
 		return zero, err // a bad policy is not an outage

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fortress-dev/fortress/internal/redistest"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fortress-dev/fortress/internal/redistest"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }

@@ -123,7 +123,7 @@ func (m *Memory) apply(key string, p Policy, commit bool) (Result, error) {
 	newTAT, allowed := gcra(tat, now, interval, window)
 	if allowed && commit {
 		if e == nil {
-			e = s.insert(string(id), newTAT)
+			s.insert(string(id), newTAT)
 		} else {
 			e.tat = newTAT
 			s.down(e.index) // a TAT only grows

@@ -30,7 +30,7 @@ func binary(t *testing.T) string {
 		t.Skip("builds the binary")
 	}
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "fortress-bin-")
+		dir, err := os.MkdirTemp("", "fortress-bin-") //nolint:usetesting // built once and shared by every test of the package; TestMain removes it
 		if err != nil {
 			buildErr = err
 			return

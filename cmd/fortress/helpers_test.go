@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +17,13 @@ import (
 	"github.com/fortress-dev/fortress/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath)) // the binary built once for the package's tests
+	}
+	os.Exit(code)
+}
 
 // testSecret is the signing key the tests configure; no log line may ever contain it.
 const testSecret = "test-signing-key-that-is-long-enough-0123456789"

@@ -44,7 +44,7 @@ func TestBinaryConcurrentLoginsStayBounded(t *testing.T) {
 				pw = "a wrong password " + strconv.Itoa(i)
 			}
 			form := url.Values{"username": {email}, "password": {pw}}.Encode()
-			req, _ := http.NewRequestWithContext(context.Background(), "POST", base+"/auth/login", strings.NewReader(form))
+			req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, base+"/auth/login", strings.NewReader(form))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			resp, err := client.Do(req)
 			code := -1

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,8 +14,9 @@ const migrateSynopsis = "migrate up|status"
 
 // runMigrate applies or reports migrations. It needs only the database's configuration, so a migration
 // job in a pipeline does not need the token signing key.
-func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	rest, err := parseFlags(flag.NewFlagSet("migrate", flag.ContinueOnError), args, stderr, migrateSynopsis)
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	var rest []string
+	rest, err = parseFlags(flag.NewFlagSet("migrate", flag.ContinueOnError), args, stderr, migrateSynopsis)
 	if err != nil {
 		return err
 	}
@@ -33,7 +35,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer func() { err = errors.Join(err, s.Close()) }()
 
 	if rest[0] == "up" {
 		applied, err := s.Migrate(ctx)

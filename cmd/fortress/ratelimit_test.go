@@ -20,7 +20,7 @@ func TestLoginRateLimit(t *testing.T) {
 	s := startServe(t, vars)
 	form := url.Values{"username": {"nobody@example.com"}, "password": {"wrong password!"}}.Encode()
 	for i := range 3 {
-		if resp := status(t, "POST", s.base+"/auth/login", "application/x-www-form-urlencoded", form); resp.StatusCode != 401 {
+		if resp := status(t, "POST", s.base+"/auth/login", "application/x-www-form-urlencoded", form); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("login %d: got %d, want 401", i+1, resp.StatusCode)
 		}
 	}
@@ -33,7 +33,7 @@ func TestLoginRateLimit(t *testing.T) {
 		t.Fatalf("RateLimit headers: got policy %q, limit %q", policies, resp.Header.Values("RateLimit"))
 	}
 	// Other routes keep their own, larger budget.
-	if resp := status(t, "GET", s.base+"/openapi.json", "", ""); resp.StatusCode != 200 {
+	if resp := status(t, "GET", s.base+"/openapi.json", "", ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("another route after the login budget is spent: got %d, want 200", resp.StatusCode)
 	}
 }
@@ -52,9 +52,9 @@ func TestReplicasShareOneBudgetThroughRedis(t *testing.T) {
 	codes := func(base string, n int) (ok, limited int) {
 		for range n {
 			switch status(t, "GET", base+"/openapi.json", "", "").StatusCode {
-			case 200:
+			case http.StatusOK:
 				ok++
-			case 429:
+			case http.StatusTooManyRequests:
 				limited++
 			default:
 				t.Fatal("unexpected status")

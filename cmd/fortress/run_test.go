@@ -24,17 +24,17 @@ func exercise(t *testing.T, base string) {
 		ID   int64  `json:"id"`
 		Name string `json:"name"`
 	}
-	if resp := call(t, "POST", base+"/items", token, "application/json", `{"name":"first"}`, &item); resp.StatusCode != 201 || item.Name != "first" {
+	if resp := call(t, "POST", base+"/items", token, "application/json", `{"name":"first"}`, &item); resp.StatusCode != http.StatusCreated || item.Name != "first" {
 		t.Fatalf("create: got %d %+v", resp.StatusCode, item)
 	}
 	var list []map[string]any
-	if resp := call(t, "GET", base+"/items/", token, "", "", &list); resp.StatusCode != 200 || len(list) != 1 {
+	if resp := call(t, "GET", base+"/items/", token, "", "", &list); resp.StatusCode != http.StatusOK || len(list) != 1 {
 		t.Fatalf("list: got %d %v", resp.StatusCode, list)
 	}
-	if resp := call(t, "GET", fmt.Sprintf("%s/items/%d", base, item.ID), "", "", "", nil); resp.StatusCode != 401 {
+	if resp := call(t, "GET", fmt.Sprintf("%s/items/%d", base, item.ID), "", "", "", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("read without token: got %d, want 401", resp.StatusCode)
 	}
-	if resp := call(t, "GET", base+"/readyz", "", "", "", nil); resp.StatusCode != 200 {
+	if resp := call(t, "GET", base+"/readyz", "", "", "", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("readyz: got %d, want 200", resp.StatusCode)
 	}
 }

@@ -122,7 +122,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
@@ -139,8 +140,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// net/http would answer "OPTIONS *" itself, outside every middleware (no Host check, no headers).
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:                  func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	base := scheme + "://" + displayAddr(ln.Addr())
 	logger.Info("fortress started", "addr", ln.Addr().String(), "scheme", scheme, "ui", base+"/", "docs", base+"/docs",

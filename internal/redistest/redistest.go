@@ -120,7 +120,9 @@ func Start(t testing.TB) *Server {
 				t.Errorf("redistest: %v", err)
 			}
 		}
-		os.RemoveAll(s.dir)
+		if err := os.RemoveAll(s.dir); err != nil {
+			t.Errorf("redistest: removing %s: %v", s.dir, err)
+		}
 	})
 	return s
 }
@@ -225,13 +227,13 @@ func findServer(getenv func(string) string) (serverURL, noServer string, err err
 
 // deletePrefix removes a finished test's keys, so a long-lived FORTRESS_TEST_REDIS_URL server does not
 // accumulate them.
-func deletePrefix(serverURL, prefix string) error {
+func deletePrefix(serverURL, prefix string) (err error) {
 	opt, err := redis.ParseURL(serverURL)
 	if err != nil {
 		return errors.New("server URL does not parse")
 	}
 	client := redis.NewClient(opt)
-	defer client.Close()
+	defer func() { err = errors.Join(err, client.Close()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()

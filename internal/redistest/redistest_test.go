@@ -192,7 +192,9 @@ func TestLaunchReportsPortClash(t *testing.T) {
 	dir := t.TempDir()
 	p, err := launch(binary, dir, srv.port)
 	if p != nil {
-		p.stop()
+		if err := p.stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
 	}
 	if !errors.Is(err, errPortInUse) {
 		t.Errorf("launch on a taken port: got error %v, want errPortInUse", err)

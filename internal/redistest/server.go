@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -34,36 +35,40 @@ func findBinary() (string, bool) {
 
 // freePort asks the kernel for a port nobody holds now; redis-server may still lose it to a racing process.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if err := l.Close(); err != nil || !ok {
+		return 0, errors.Join(errors.New("no free TCP port on 127.0.0.1"), err)
+	}
+	return addr.Port, nil
 }
 
 // startOnFreePort starts redis-server in a new temporary directory, retrying on a fresh port if another
 // process won the race for the one we picked.
-func startOnFreePort(binary string) (*process, error) {
+func startOnFreePort(binary string) (p *process, err error) {
 	dir, err := os.MkdirTemp("", "redistest-")
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, os.RemoveAll(dir))
+		}
+	}()
 	for range 5 {
 		port, err := freePort()
 		if err != nil {
-			os.RemoveAll(dir)
 			return nil, err
 		}
 		p, err := launch(binary, dir, port)
 		if !errors.Is(err, errPortInUse) {
-			if err != nil {
-				os.RemoveAll(dir)
-			}
 			return p, err
 		}
 	}
-	os.RemoveAll(dir)
 	return nil, errors.New("no free port after 5 attempts")
 }
 
@@ -72,13 +77,15 @@ func startOnFreePort(binary string) (*process, error) {
 // that lost its memory.
 func launch(binary, dir string, port int) (*process, error) {
 	logPath := filepath.Join(dir, "redis.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) //nolint:gosec // G304: a file in the server's own temporary directory
 	if err != nil {
 		return nil, err
 	}
-	defer logFile.Close() // the child keeps its own descriptor
+	// The child keeps its own descriptor, so closing ours can lose nothing the server writes.
+	defer func() { _ = logFile.Close() }()
 	socket := filepath.Join(dir, "redis.sock")
-	cmd := exec.Command(binary,
+	// The server outlives any one test's context; stop, called when its test or the test binary is done, ends it.
+	cmd := exec.Command(binary, //nolint:gosec,noctx // G204: the redis-server binary findBinary located, run only by tests
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--unixsocket", socket, "--unixsocketperm", "700",
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir)
@@ -91,12 +98,12 @@ func launch(binary, dir string, port int) (*process, error) {
 	// Poll through our own unix socket: over TCP a racing server that won our port would answer instead.
 	// redis-server binds TCP before the socket and exits if it cannot, so the socket proves both.
 	if err := p.waitReady(socket, 30*time.Second); err != nil {
-		p.stop()
-		logText, _ := os.ReadFile(logPath)
+		stopErr := p.stop()
+		logText, _ := os.ReadFile(logPath) //nolint:gosec // G304: the log this function created; a missing log only shortens the message
 		if strings.Contains(string(logText), "Address already in use") {
 			return nil, errPortInUse
 		}
-		return nil, fmt.Errorf("%v; server log:\n%s", err, tail(logText))
+		return nil, errors.Join(fmt.Errorf("%w; server log:\n%s", err, tail(logText)), stopErr)
 	}
 	return p, nil
 }
@@ -111,11 +118,11 @@ func (p *process) waitReady(socket string, limit time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("redis-server not answering PING after %v: %v", limit, err)
+			return fmt.Errorf("redis-server not answering PING after %v: %w", limit, err)
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("redis-server exited: %v", p.waitErr)
+			return fmt.Errorf("redis-server exited: %w", p.waitErr)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -123,12 +130,16 @@ func (p *process) waitReady(socket string, limit time.Duration) error {
 
 // ping speaks just enough RESP to learn whether a server is up, without a client library's retries.
 func ping(network, addr string) error {
-	conn, err := net.DialTimeout(network, addr, time.Second)
+	d := net.Dialer{Timeout: time.Second}
+	conn, err := d.DialContext(context.Background(), network, addr)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(time.Second))
+	// The answer, read before this runs, is all a probe needs; a failed close changes nothing.
+	defer func() { _ = conn.Close() }()
+	if err := conn.SetDeadline(time.Now().Add(time.Second)); err != nil {
+		return err
+	}
 	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
 		return err
 	}
@@ -151,16 +162,19 @@ func (p *process) stop() error {
 	default:
 	}
 	if resumeSignal != nil {
-		p.cmd.Process.Signal(resumeSignal)
+		// A server that is not paused ignores the resume; one that is gone fails the SIGINT below as well.
+		_ = p.cmd.Process.Signal(resumeSignal)
 	}
 	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
-		p.cmd.Process.Kill()
+		// Signal fails only when the process is gone or cannot be signalled; Kill is the last resort
+		// and the wait on p.exited below is what proves the server stopped.
+		_ = p.cmd.Process.Kill()
 	}
 	select {
 	case <-p.exited:
 		return nil
 	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
+		_ = p.cmd.Process.Kill() // p.exited, not Kill's result, proves the server is gone
 		<-p.exited
 		return errors.New("redis-server ignored SIGINT for 10s and was killed")
 	}
