@@ -58,7 +58,13 @@ else
       "@stoplight/spectral-owasp-ruleset@$SPECTRAL_OWASP_VERSION into $cache" >&2
     mkdir -p "$cache"
     [[ -f $cache/package.json ]] || echo '{"name": "fortress-openapi-lint", "private": true}' >"$cache/package.json"
-    npm install --prefix "$cache" --save-exact --ignore-scripts --no-audit --no-fund --loglevel=error \
+    # Node trusts only its own CA list: behind a TLS-inspecting proxy whose CA is in the system bundle,
+    # npm would hang retrying. Trust the system bundle too, and bound the install.
+    if [[ -z ${NODE_EXTRA_CA_CERTS:-} && -r /etc/ssl/certs/ca-certificates.crt ]]; then
+      export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+    fi
+    timeout 600 npm install --prefix "$cache" --save-exact --ignore-scripts --no-audit --no-fund --loglevel=error \
+      --fetch-timeout=60000 --fetch-retries=2 \
       "@stoplight/spectral-cli@$SPECTRAL_CLI_VERSION" \
       "@stoplight/spectral-owasp-ruleset@$SPECTRAL_OWASP_VERSION" >&2
   fi
