@@ -13,7 +13,21 @@ type User struct {
 	Email        string
 	PasswordHash string
 	IsActive     bool
+	Role         string // RoleUser or RoleAdmin
 	CreatedAt    time.Time
+}
+
+// Roles. Every account has exactly one; what each may do is decided in one permission map (httpapi).
+const (
+	RoleUser  = "user"
+	RoleAdmin = "admin"
+)
+
+// UserFilter selects a page of users, ordered by id, for the admin API.
+type UserFilter struct {
+	Query  string // matches the email case-insensitively as a substring; empty matches all
+	Limit  int
+	Offset int
 }
 
 // EmailKey returns the form of an email address under which it is unique. Two addresses that differ only
@@ -36,4 +50,24 @@ type UserService interface {
 	// UpdatePasswordHash replaces a user's hash, for example to upgrade its parameters after a login.
 	// It returns ENOTFOUND when no user has the id.
 	UpdatePasswordHash(ctx context.Context, id int64, passwordHash string) error
+
+	// CreateUserWithRole is CreateUser with a role, for bootstrapping administrators. ECONFLICT when the
+	// email is taken, EINVALID for an unknown role.
+	CreateUserWithRole(ctx context.Context, email, passwordHash, role string) (User, error)
+
+	// ListUsers returns a page of users and the number of users matching the filter.
+	ListUsers(ctx context.Context, filter UserFilter) (users []User, total int, err error)
+
+	// SetUserRole changes a user's role. It returns ENOTFOUND for a missing user, EINVALID for an unknown
+	// role, and ECONFLICT when the change would leave no active administrator.
+	SetUserRole(ctx context.Context, id int64, role string) (User, error)
+
+	// SetUserActive deactivates or reactivates a user; deactivating also revokes all of the user's
+	// sessions, in the same transaction. ENOTFOUND for a missing user, ECONFLICT when the change would
+	// leave no active administrator.
+	SetUserActive(ctx context.Context, id int64, active bool) (User, error)
+
+	// DeleteUser deletes the user with its items and sessions (the audit log keeps its events).
+	// ENOTFOUND for a missing user, ECONFLICT when it is the last active administrator.
+	DeleteUser(ctx context.Context, id int64) error
 }

@@ -62,8 +62,11 @@ type Config struct {
 	Engine             Engine        // derived from DATABASE_URL
 	DatabaseURL        Secret        // DATABASE_URL: may hold a password
 	SQLitePath         string        // the database file when Engine is sqlite
-	JWTSecret          Secret        // JWT_SECRET_KEY: the HMAC signing key, at least 32 bytes
+	JWTSecret          Secret        // JWT_SECRET_KEY: the HMAC key, at least 32 bytes; signs unless JWTSigningKeyFile is set
 	JWTSecretGenerated bool          // true when development generated a random key for this run
+	JWTPreviousSecrets []Secret      // JWT_PREVIOUS_SECRET_KEYS: retired HMAC keys that still verify tokens
+	JWTSigningKeyFile  string        // FORTRESS_JWT_SIGNING_KEY_FILE: Ed25519 private key (PEM); tokens are then signed with EdDSA
+	JWTVerifyKeyFiles  []string      // FORTRESS_JWT_VERIFY_KEY_FILES: Ed25519 public keys (PEM) that still verify tokens
 	JWTIssuer          string        // FORTRESS_JWT_ISSUER: the iss claim issued and required
 	JWTAudience        string        // FORTRESS_JWT_AUDIENCE: the aud claim issued and required
 	AccessTokenTTL     time.Duration // FORTRESS_ACCESS_TOKEN_TTL: lifetime of an access token
@@ -132,7 +135,10 @@ func Load(getenv func(string) string) (Config, error) {
 
 	c.DatabaseURL = secrets["DATABASE_URL"]
 	c.Engine, c.SQLitePath = l.database("DATABASE_URL", c.DatabaseURL)
-	c.JWTSecret, c.JWTSecretGenerated = l.jwtSecret("JWT_SECRET_KEY", secrets["JWT_SECRET_KEY"], prod)
+	c.JWTSigningKeyFile = l.text("FORTRESS_JWT_SIGNING_KEY_FILE", "")
+	c.JWTVerifyKeyFiles = l.paths("FORTRESS_JWT_VERIFY_KEY_FILES")
+	c.JWTSecret, c.JWTSecretGenerated = l.jwtSecret("JWT_SECRET_KEY", secrets["JWT_SECRET_KEY"], prod, c.JWTSigningKeyFile != "")
+	c.JWTPreviousSecrets = l.previousSecrets("JWT_PREVIOUS_SECRET_KEYS", secrets["JWT_PREVIOUS_SECRET_KEYS"], prod, c.JWTSecret)
 
 	c.JWTIssuer = l.text("FORTRESS_JWT_ISSUER", "fortress")
 	c.JWTAudience = l.text("FORTRESS_JWT_AUDIENCE", "fortress-api")
@@ -199,6 +205,9 @@ func (c Config) String() string {
 	line("SQLitePath", strconv.Quote(c.SQLitePath))
 	line("JWTSecret", strconv.Quote(c.JWTSecret.String()))
 	line("JWTSecretGenerated", c.JWTSecretGenerated)
+	line("JWTPreviousSecrets", jsonList(redactedList(c.JWTPreviousSecrets)))
+	line("JWTSigningKeyFile", strconv.Quote(c.JWTSigningKeyFile))
+	line("JWTVerifyKeyFiles", jsonList(c.JWTVerifyKeyFiles))
 	line("JWTIssuer", strconv.Quote(c.JWTIssuer))
 	line("JWTAudience", strconv.Quote(c.JWTAudience))
 	line("AccessTokenTTL", c.AccessTokenTTL)
@@ -232,6 +241,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("sqlite_path", c.SQLitePath),
 		slog.Any("jwt_secret", c.JWTSecret),
 		slog.Bool("jwt_secret_generated", c.JWTSecretGenerated),
+		slog.Any("jwt_previous_secrets", redactedList(c.JWTPreviousSecrets)),
+		slog.String("jwt_signing_key_file", c.JWTSigningKeyFile),
+		slog.Any("jwt_verify_key_files", c.JWTVerifyKeyFiles),
 		slog.String("jwt_issuer", c.JWTIssuer),
 		slog.String("jwt_audience", c.JWTAudience),
 		slog.Duration("access_token_ttl", c.AccessTokenTTL),
@@ -414,13 +426,17 @@ func (l *loader) database(name string, dsn Secret) (Engine, string) {
 	return "", ""
 }
 
-// jwtSecret validates the signing key; in development a missing key is replaced by a random one.
-func (l *loader) jwtSecret(name string, key Secret, prod bool) (Secret, bool) {
+// jwtSecret validates the HMAC key. It is optional when an Ed25519 signing key is configured (it then only
+// verifies the HS256 tokens still in flight); otherwise development replaces a missing key by a random one.
+func (l *loader) jwtSecret(name string, key Secret, prod, haveSigningKey bool) (Secret, bool) {
 	raw := key.Reveal()
 	if raw == "" {
+		if haveSigningKey {
+			return Secret{}, false
+		}
 		if prod {
-			l.fail(name, "is required in production (set %s or %s_FILE to at least %d random bytes)",
-				name, name, MinJWTSecretBytes)
+			l.fail(name, "is required in production (set %s or %s_FILE to at least %d random bytes, "+
+				"or FORTRESS_JWT_SIGNING_KEY_FILE to an Ed25519 key)", name, name, MinJWTSecretBytes)
 			return Secret{}, false
 		}
 		l.warnings = append(l.warnings, name+" is not set: using a random key generated for this run, "+
@@ -431,14 +447,83 @@ func (l *loader) jwtSecret(name string, key Secret, prod bool) (Secret, bool) {
 		l.fail(name, "must be at least %d bytes (got %d)", MinJWTSecretBytes, len(raw))
 		return Secret{}, false
 	}
-	if raw == PlaceholderJWTSecret || strings.Contains(strings.ToLower(raw), "change-me") {
+	// A public key verifies as well as it signs: the placeholder is refused even when it only verifies.
+	if isPlaceholder(raw) {
 		if prod {
 			l.fail(name, "is the .env.example placeholder; generate a key, e.g. with: openssl rand -base64 48")
 			return Secret{}, false
 		}
 		l.warnings = append(l.warnings, name+" is the .env.example placeholder: replace it before deploying")
 	}
+	if haveSigningKey {
+		l.warnings = append(l.warnings, name+" only verifies tokens, since FORTRESS_JWT_SIGNING_KEY_FILE signs "+
+			"them: remove it once the tokens it signed have expired")
+	}
 	return key, false
+}
+
+// isPlaceholder reports whether an HMAC key is the public .env.example value or a variant of it.
+func isPlaceholder(raw string) bool {
+	return raw == PlaceholderJWTSecret || strings.Contains(strings.ToLower(raw), "change-me")
+}
+
+// previousSecrets reads the retired HMAC keys that still verify tokens during a rotation: a JSON array
+// of strings, or a list separated by commas or newlines (one key per line suits a _FILE). Each entry is
+// held to the rules of JWT_SECRET_KEY; messages name entries by position, never by value.
+func (l *loader) previousSecrets(name string, list Secret, prod bool, current Secret) []Secret {
+	entries, ok := splitSecretList(list.Reveal())
+	if !ok {
+		l.fail(name, `must be a JSON array of strings, such as ["key1","key2"], or a list separated by commas or newlines`)
+		return nil
+	}
+	var keys []Secret
+	for i, e := range entries {
+		n := i + 1
+		switch {
+		case len(e) < MinJWTSecretBytes:
+			l.fail(name, "entry %d must be at least %d bytes (got %d)", n, MinJWTSecretBytes, len(e))
+			continue
+		case isPlaceholder(e) && prod:
+			l.fail(name, "entry %d is the .env.example placeholder; remove it", n)
+			continue
+		case isPlaceholder(e):
+			l.warnings = append(l.warnings, fmt.Sprintf("%s entry %d is the .env.example placeholder: remove it before deploying", name, n))
+		case e == current.Reveal():
+			l.warnings = append(l.warnings, fmt.Sprintf("%s entry %d is JWT_SECRET_KEY itself, which is accepted anyway", name, n))
+		}
+		if !slices.ContainsFunc(keys, func(k Secret) bool { return k.Reveal() == e }) {
+			keys = append(keys, NewSecret(e))
+		}
+	}
+	return keys
+}
+
+// splitSecretList splits a list of secrets. ok is false for a malformed JSON array; nothing about the
+// value is returned in that case, since it holds secrets.
+func splitSecretList(raw string) (entries []string, ok bool) {
+	var parts []string
+	if strings.HasPrefix(raw, "[") {
+		if err := json.Unmarshal([]byte(raw), &parts); err != nil {
+			return nil, false
+		}
+	} else {
+		parts = strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' })
+	}
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			entries = append(entries, p)
+		}
+	}
+	return entries, true
+}
+
+// redactedList shows how many secrets a list holds, and nothing else about them.
+func redactedList(secrets []Secret) []string {
+	out := make([]string, len(secrets))
+	for i, s := range secrets {
+		out[i] = s.String()
+	}
+	return out
 }
 
 // randomKey returns 32 bytes from crypto/rand, base64url-encoded so that the key is printable text.
@@ -697,6 +782,25 @@ func (l *loader) rate(name string, def Rate) Rate {
 		return def
 	}
 	return Rate{Limit: limit, Window: window}
+}
+
+// paths reads a list of file names, such as key files; whether they can be read is up to their user.
+func (l *loader) paths(name string) []string {
+	entries, _, ok := l.list(name)
+	if !ok {
+		return nil
+	}
+	var paths []string
+	for _, e := range entries {
+		if strings.ContainsFunc(e, unicode.IsControl) {
+			l.fail(name, "%s must not contain control characters", quote(e))
+			continue
+		}
+		if !slices.Contains(paths, e) {
+			paths = append(paths, e)
+		}
+	}
+	return paths
 }
 
 // cidrs reads a list of CIDR ranges or single IP addresses.

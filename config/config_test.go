@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -302,7 +303,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"database sqlite control", with(base, "DATABASE_URL", "sqlite:f\n.db"), `DATABASE_URL: the SQLite file path must not contain control characters`},
 		{"jwt short", with(base, "JWT_SECRET_KEY", "tooshort10"), `JWT_SECRET_KEY: must be at least 32 bytes (got 10)`},
 		{"jwt short production", with(base, "FORTRESS_ENV", "production", "JWT_SECRET_KEY", strings.Repeat("x", 31)), `JWT_SECRET_KEY: must be at least 32 bytes (got 31)`},
-		{"jwt missing production", map[string]string{"FORTRESS_ENV": "production"}, `JWT_SECRET_KEY: is required in production (set JWT_SECRET_KEY or JWT_SECRET_KEY_FILE to at least 32 random bytes)`},
+		{"jwt missing production", map[string]string{"FORTRESS_ENV": "production"}, `JWT_SECRET_KEY: is required in production (set JWT_SECRET_KEY or JWT_SECRET_KEY_FILE to at least 32 random bytes, or FORTRESS_JWT_SIGNING_KEY_FILE to an Ed25519 key)`},
 		{"jwt placeholder production", with(base, "FORTRESS_ENV", "production", "JWT_SECRET_KEY", PlaceholderJWTSecret), `JWT_SECRET_KEY: is the .env.example placeholder; generate a key, e.g. with: openssl rand -base64 48`},
 		{"jwt change-me production", with(base, "FORTRESS_ENV", "production", "JWT_SECRET_KEY", "please-CHANGE-ME-"+goodKey), `JWT_SECRET_KEY: is the .env.example placeholder; generate a key, e.g. with: openssl rand -base64 48`},
 		{"issuer control", with(base, "FORTRESS_JWT_ISSUER", "a\x00b"), `FORTRESS_JWT_ISSUER: must not contain control characters`},
@@ -557,8 +558,8 @@ func TestLookupSecretIsReusable(t *testing.T) {
 	}
 
 	names := SecretVariables()
-	if !reflect.DeepEqual(names, []string{"DATABASE_URL", "JWT_SECRET_KEY", "REDIS_URL"}) {
-		t.Errorf("SecretVariables: got %q, want DATABASE_URL, JWT_SECRET_KEY and REDIS_URL", names)
+	if want := []string{"DATABASE_URL", "JWT_SECRET_KEY", "JWT_PREVIOUS_SECRET_KEYS", "REDIS_URL"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("SecretVariables: got %q, want %q", names, want)
 	}
 	names[0] = "CHANGED"
 	if SecretVariables()[0] != "DATABASE_URL" {
@@ -650,5 +651,149 @@ func TestAbuseResistanceSettings(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "secret-host") {
 		t.Fatalf("error shows the REDIS_URL value: %v", err)
+	}
+}
+
+func TestLoadSigningKeys(t *testing.T) {
+	const (
+		prevA = "previous-key-a-0123456789abcdef-0123456789"
+		prevB = "previous-key-b-0123456789abcdef-0123456789"
+	)
+	dir := t.TempDir()
+	prevFile := filepath.Join(dir, "previous")
+	if err := os.WriteFile(prevFile, []byte(prevA+"\r\n\n "+prevB+" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	signing := map[string]string{"FORTRESS_JWT_SIGNING_KEY_FILE": "/run/secrets/jwt.pem"}
+	base := map[string]string{"JWT_SECRET_KEY": goodKey}
+	tests := []struct {
+		name  string
+		vars  map[string]string
+		check func(t *testing.T, c Config)
+	}{
+		{"Ed25519 signing key without an HMAC key", signing, func(t *testing.T, c Config) {
+			eq(t, "JWTSigningKeyFile", c.JWTSigningKeyFile, "/run/secrets/jwt.pem")
+			eq(t, "JWTSecret.IsSet", c.JWTSecret.IsSet(), false)
+			eq(t, "JWTSecretGenerated", c.JWTSecretGenerated, false)
+			eq(t, "Warnings", len(c.Warnings), 0)
+		}},
+		{"Ed25519 signing key in production", with(signing, "FORTRESS_ENV", "production"), func(t *testing.T, c Config) {
+			eq(t, "Production", c.Production(), true)
+			eq(t, "JWTSecret.IsSet", c.JWTSecret.IsSet(), false)
+			eq(t, "Warnings", len(c.Warnings), 0)
+		}},
+		{"Ed25519 signing key and a verifying HMAC key", with(signing, "JWT_SECRET_KEY", goodKey), func(t *testing.T, c Config) {
+			eq(t, "JWTSecret", c.JWTSecret.Reveal(), goodKey)
+			if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "JWT_SECRET_KEY only verifies tokens") {
+				t.Errorf("Warnings: got %q, want one saying JWT_SECRET_KEY only verifies", c.Warnings)
+			}
+		}},
+		{"verify key files as JSON", with(signing, "FORTRESS_JWT_VERIFY_KEY_FILES", `[" /keys/a.pub.pem ","/keys/b, with comma.pem","/keys/a.pub.pem",""]`), func(t *testing.T, c Config) {
+			eqList(t, "JWTVerifyKeyFiles", c.JWTVerifyKeyFiles, []string{"/keys/a.pub.pem", "/keys/b, with comma.pem"})
+		}},
+		{"verify key files comma-separated, without a signing key", with(base, "FORTRESS_JWT_VERIFY_KEY_FILES", "/keys/a.pem, /keys/b.pem,"), func(t *testing.T, c Config) {
+			eqList(t, "JWTVerifyKeyFiles", c.JWTVerifyKeyFiles, []string{"/keys/a.pem", "/keys/b.pem"})
+			eq(t, "JWTSigningKeyFile", c.JWTSigningKeyFile, "")
+		}},
+		{"no verify key files", with(base, "FORTRESS_JWT_VERIFY_KEY_FILES", " "), func(t *testing.T, c Config) {
+			eqList(t, "JWTVerifyKeyFiles", c.JWTVerifyKeyFiles, nil)
+			eqList(t, "JWTPreviousSecrets", revealAll(c.JWTPreviousSecrets), nil)
+		}},
+		{"previous secrets comma-separated", with(base, "JWT_PREVIOUS_SECRET_KEYS", prevA+" , "+prevB+",,"), func(t *testing.T, c Config) {
+			eqList(t, "JWTPreviousSecrets", revealAll(c.JWTPreviousSecrets), []string{prevA, prevB})
+			eq(t, "Warnings", len(c.Warnings), 0)
+		}},
+		{"previous secrets as JSON", with(base, "JWT_PREVIOUS_SECRET_KEYS", `["`+prevB+`", " ", "`+prevA+`", "`+prevB+`"]`), func(t *testing.T, c Config) {
+			eqList(t, "JWTPreviousSecrets", revealAll(c.JWTPreviousSecrets), []string{prevB, prevA})
+		}},
+		{"previous secrets one per line in a file", with(base, "JWT_PREVIOUS_SECRET_KEYS_FILE", prevFile), func(t *testing.T, c Config) {
+			eqList(t, "JWTPreviousSecrets", revealAll(c.JWTPreviousSecrets), []string{prevA, prevB})
+		}},
+		{"previous secrets with an Ed25519 signing key", with(signing, "FORTRESS_ENV", "production", "JWT_PREVIOUS_SECRET_KEYS", prevA), func(t *testing.T, c Config) {
+			eqList(t, "JWTPreviousSecrets", revealAll(c.JWTPreviousSecrets), []string{prevA})
+			eq(t, "JWTSecret.IsSet", c.JWTSecret.IsSet(), false)
+		}},
+		{"previous secret equal to the current one", with(base, "JWT_PREVIOUS_SECRET_KEYS", goodKey), func(t *testing.T, c Config) {
+			if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "JWT_PREVIOUS_SECRET_KEYS entry 1 is JWT_SECRET_KEY itself") {
+				t.Errorf("Warnings: got %q, want one about entry 1", c.Warnings)
+			}
+		}},
+		{"previous placeholder in development", with(base, "JWT_PREVIOUS_SECRET_KEYS", prevA+","+PlaceholderJWTSecret), func(t *testing.T, c Config) {
+			eqList(t, "JWTPreviousSecrets", revealAll(c.JWTPreviousSecrets), []string{prevA, PlaceholderJWTSecret})
+			if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "JWT_PREVIOUS_SECRET_KEYS entry 2 is the .env.example placeholder") {
+				t.Errorf("Warnings: got %q, want one about entry 2", c.Warnings)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustLoad(t, tt.vars)
+			tt.check(t, c)
+			out := c.String() + strings.Join(c.Warnings, "\n") + fmt.Sprintf("%+v %#v", c, c)
+			for _, secret := range []string{prevA, prevB, goodKey} {
+				if strings.Contains(out, secret) {
+					t.Errorf("String, Warnings or fmt show a secret:\n%s", out)
+				}
+			}
+		})
+	}
+
+	invalid := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"previous entry too short", with(base, "JWT_PREVIOUS_SECRET_KEYS", prevA+",hunter2-short"),
+			"JWT_PREVIOUS_SECRET_KEYS: entry 2 must be at least 32 bytes (got 13)"},
+		{"previous JSON malformed", with(base, "JWT_PREVIOUS_SECRET_KEYS", `["`+prevA+`"`),
+			`JWT_PREVIOUS_SECRET_KEYS: must be a JSON array of strings, such as ["key1","key2"], or a list separated by commas or newlines`},
+		{"previous JSON of numbers", with(base, "JWT_PREVIOUS_SECRET_KEYS", `[12345678901234567890123456789012345]`),
+			`JWT_PREVIOUS_SECRET_KEYS: must be a JSON array of strings, such as ["key1","key2"], or a list separated by commas or newlines`},
+		{"previous placeholder in production", with(base, "FORTRESS_ENV", "production", "JWT_PREVIOUS_SECRET_KEYS", prevA+"\n"+PlaceholderJWTSecret),
+			"JWT_PREVIOUS_SECRET_KEYS: entry 2 is the .env.example placeholder; remove it"},
+		{"previous and its file", with(base, "JWT_PREVIOUS_SECRET_KEYS", prevA, "JWT_PREVIOUS_SECRET_KEYS_FILE", prevFile),
+			"JWT_PREVIOUS_SECRET_KEYS: set either JWT_PREVIOUS_SECRET_KEYS or JWT_PREVIOUS_SECRET_KEYS_FILE, not both"},
+		{"previous file missing", with(base, "JWT_PREVIOUS_SECRET_KEYS_FILE", filepath.Join(dir, "nope")),
+			"JWT_PREVIOUS_SECRET_KEYS_FILE: cannot read the file " + quote(filepath.Join(dir, "nope")) + ": no such file or directory"},
+		{"signing key path with a control character", with(base, "FORTRESS_JWT_SIGNING_KEY_FILE", "/run/jwt\n.pem"),
+			"FORTRESS_JWT_SIGNING_KEY_FILE: must not contain control characters"},
+		{"verify key path with a control character", with(base, "FORTRESS_JWT_VERIFY_KEY_FILES", "/a.pem,/b\x00.pem"),
+			`FORTRESS_JWT_VERIFY_KEY_FILES: "/b\x00.pem" must not contain control characters`},
+		{"verify key files malformed JSON", with(base, "FORTRESS_JWT_VERIFY_KEY_FILES", `["/a.pem",`),
+			`FORTRESS_JWT_VERIFY_KEY_FILES: must be a JSON array of strings, such as ["a","b"], or a comma-separated list`},
+		{"placeholder HMAC key beside a signing key in production", with(signing, "FORTRESS_ENV", "production", "JWT_SECRET_KEY", PlaceholderJWTSecret),
+			"JWT_SECRET_KEY: is the .env.example placeholder; generate a key, e.g. with: openssl rand -base64 48"},
+		{"short HMAC key beside a signing key", with(signing, "JWT_SECRET_KEY", "hunter2-short"),
+			"JWT_SECRET_KEY: must be at least 32 bytes (got 13)"},
+		{"no key at all in production", map[string]string{"FORTRESS_ENV": "production", "JWT_PREVIOUS_SECRET_KEYS": prevA},
+			"JWT_SECRET_KEY: is required in production (set JWT_SECRET_KEY or JWT_SECRET_KEY_FILE to at least 32 random bytes, or FORTRESS_JWT_SIGNING_KEY_FILE to an Ed25519 key)"},
+	}
+	for _, tt := range invalid {
+		t.Run(tt.name, func(t *testing.T) {
+			got := loadErr(t, tt.vars)
+			if got != tt.want {
+				t.Errorf("error:\n got %s\nwant %s", got, tt.want)
+			}
+			for _, secret := range []string{prevA, prevB, "hunter2", goodKey} {
+				if strings.Contains(got, secret) {
+					t.Errorf("error %q contains a secret", got)
+				}
+			}
+		})
+	}
+}
+
+func revealAll(secrets []Secret) []string {
+	var out []string
+	for _, s := range secrets {
+		out = append(out, s.Reveal())
+	}
+	return out
+}
+
+func eqList(t *testing.T, field string, got, want []string) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s: got %q, want %q", field, got, want)
 	}
 }

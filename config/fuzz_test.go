@@ -2,6 +2,7 @@ package config
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ var fuzzVariables = []string{
 	"FORTRESS_JWT_AUDIENCE", "FORTRESS_ACCESS_TOKEN_TTL", "ALLOWED_HOSTS", "CORS_ORIGINS", "AUTO_MIGRATE",
 	"ENABLE_HTTPS_REDIRECT", "FORTRESS_MAX_BODY_BYTES", "FORTRESS_SHUTDOWN_TIMEOUT", "FORTRESS_LOG_LEVEL",
 	"FORTRESS_LOG_FORMAT", "FORTRESS_ARGON2_MEMORY_KIB", "FORTRESS_ARGON2_TIME", "FORTRESS_ARGON2_THREADS",
-	"FORTRESS_DB_MAX_CONNS",
+	"FORTRESS_DB_MAX_CONNS", "JWT_PREVIOUS_SECRET_KEYS", "FORTRESS_JWT_SIGNING_KEY_FILE",
 }
 
 // secretLine lists every message a secret variable can produce: fixed text and numbers only, so a
@@ -27,15 +28,20 @@ var secretLine = regexp.MustCompile(`^(DATABASE_URL: (` +
 	`the SQLite file path must not contain control characters)` +
 	`|JWT_SECRET_KEY: (` +
 	`must be at least 32 bytes \(got \d+\)|` +
-	`is required in production \(set JWT_SECRET_KEY or JWT_SECRET_KEY_FILE to at least 32 random bytes\)|` +
-	`is the \.env\.example placeholder; generate a key, e\.g\. with: openssl rand -base64 48))$`)
+	`is required in production \(set JWT_SECRET_KEY or JWT_SECRET_KEY_FILE to at least 32 random bytes, ` +
+	`or FORTRESS_JWT_SIGNING_KEY_FILE to an Ed25519 key\)|` +
+	`is the \.env\.example placeholder; generate a key, e\.g\. with: openssl rand -base64 48)` +
+	`|JWT_PREVIOUS_SECRET_KEYS: (` +
+	`must be a JSON array of strings, such as \["key1","key2"\], or a list separated by commas or newlines|` +
+	`entry \d+ must be at least 32 bytes \(got \d+\)|` +
+	`entry \d+ is the \.env\.example placeholder; remove it))$`)
 
 func FuzzLoad(f *testing.F) {
 	seed := func(vals ...string) {
-		var a [19]string
+		var a [21]string
 		copy(a[:], vals)
 		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14],
-			a[15], a[16], a[17], a[18])
+			a[15], a[16], a[17], a[18], a[19], a[20])
 	}
 	seed() // all defaults
 	seed("production", ":8000", "postgres://fortress:pw-secret-value@db:5432/fortress?sslmode=require", goodKey,
@@ -47,11 +53,15 @@ func FuzzLoad(f *testing.F) {
 		"[1,2]", "*", "maybe", "2", "1e6", "forever", "loud", "xml", "1", "0", "300", "-5")
 	seed("production", "", "file:f.db?mode=memory", "change-me-but-it-is-long-enough-to-pass-the-length")
 	seed("", "", "postgres://u:p%zz@db/f", "")
+	seed("production", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "",
+		`["previous-secret-value-0123456789abcdef", "short-prev"]`, "/run/secrets/jwt.pem")
+	seed("production", "", "", goodKey, "", "", "", "", "", "", "", "", "", "", "", "", "", "", "",
+		"previous-secret-value-0123456789abcdef\n"+PlaceholderJWTSecret, "")
 
 	f.Fuzz(func(t *testing.T, env0, addr, db, jwt, iss, aud, ttl, hosts, origins, auto, https, body,
-		shutdown, level, format, mem, atime, threads, conns string) {
+		shutdown, level, format, mem, atime, threads, conns, previous, signingKeyFile string) {
 		values := []string{env0, addr, db, jwt, iss, aud, ttl, hosts, origins, auto, https, body,
-			shutdown, level, format, mem, atime, threads, conns}
+			shutdown, level, format, mem, atime, threads, conns, previous, signingKeyFile}
 		vars := make(map[string]string, len(values))
 		for i, v := range values {
 			vars[fuzzVariables[i]] = v
@@ -93,7 +103,7 @@ func checkFuzzError(t *testing.T, vars map[string]string, msg string) {
 		if _, known := vars[name]; !ok || !known {
 			t.Errorf("error line %q: want it to start with the name of a variable", line)
 		}
-		if (name == "DATABASE_URL" || name == "JWT_SECRET_KEY") && !secretLine.MatchString(line) {
+		if slices.Contains(secretVariables, name) && name != "REDIS_URL" && !secretLine.MatchString(line) {
 			t.Errorf("error line %q for a secret variable: want one of the fixed messages", line)
 		}
 	}
@@ -107,8 +117,17 @@ func checkFuzzError(t *testing.T, vars map[string]string, msg string) {
 func checkFuzzConfig(t *testing.T, vars map[string]string, c Config) {
 	t.Helper()
 	key := c.JWTSecret.Reveal()
-	if len(key) < MinJWTSecretBytes {
+	// Without an Ed25519 signing key, the HMAC key signs and must be there; with one, it is optional.
+	if len(key) < MinJWTSecretBytes && (c.JWTSigningKeyFile == "" || key != "") {
 		t.Errorf("JWTSecret: got %d bytes, want at least %d", len(key), MinJWTSecretBytes)
+	}
+	if c.JWTSigningKeyFile != "" && c.JWTSecretGenerated {
+		t.Errorf("JWTSecretGenerated: got true with a signing key file, want no generated key")
+	}
+	for i, prev := range c.JWTPreviousSecrets {
+		if p := prev.Reveal(); len(p) < MinJWTSecretBytes || c.Production() && strings.Contains(strings.ToLower(p), "change-me") {
+			t.Errorf("JWTPreviousSecrets[%d]: got %d bytes (placeholder or too short), want a real key", i, len(p))
+		}
 	}
 	if c.Production() && (c.JWTSecretGenerated || strings.Contains(strings.ToLower(key), "change-me") ||
 		c.Argon2MemoryKiB < Argon2MemoryKiBProductionMin) {
@@ -147,7 +166,13 @@ func checkFuzzConfig(t *testing.T, vars map[string]string, c Config) {
 
 	// String depends on a secret only through whether it is set: swapping the values changes nothing.
 	swapped := c
-	swapped.JWTSecret = NewSecret("another value of the same kind, 32+ bytes")
+	if c.JWTSecret.IsSet() {
+		swapped.JWTSecret = NewSecret("another value of the same kind, 32+ bytes")
+	}
+	swapped.JWTPreviousSecrets = nil
+	for range c.JWTPreviousSecrets {
+		swapped.JWTPreviousSecrets = append(swapped.JWTPreviousSecrets, NewSecret("another previous key, 32+ bytes long"))
+	}
 	if c.DatabaseURL.IsSet() {
 		swapped.DatabaseURL = NewSecret("postgres://other")
 	}

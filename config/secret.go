@@ -23,6 +23,7 @@ const maxSecretFileBytes = 64 << 10
 var secretVariables = []string{
 	"DATABASE_URL",
 	"JWT_SECRET_KEY",
+	"JWT_PREVIOUS_SECRET_KEYS",
 	"REDIS_URL",
 }
 

@@ -5,13 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 )
 
 const (
-	knownKey = "jwt-key-that-must-never-be-printed-0123456789"
-	knownDB  = "postgres://fortress:db-password-never-printed@db:5432/fortress"
+	knownKey      = "jwt-key-that-must-never-be-printed-0123456789"
+	knownDB       = "postgres://fortress:db-password-never-printed@db:5432/fortress"
+	knownPrevious = "previous-jwt-key-never-printed-0123456789"
 )
 
 func TestSecretFormatting(t *testing.T) {
@@ -75,7 +77,7 @@ func ptr[T any](v T) *T { return &v }
 // TestNothingLogsSecrets logs secrets and a whole Config in every way a caller might, through both
 // standard handlers, and greps the output for the known values.
 func TestNothingLogsSecrets(t *testing.T) {
-	c := mustLoad(t, map[string]string{"JWT_SECRET_KEY": knownKey, "DATABASE_URL": knownDB})
+	c := mustLoad(t, map[string]string{"JWT_SECRET_KEY": knownKey, "DATABASE_URL": knownDB, "JWT_PREVIOUS_SECRET_KEYS": knownPrevious})
 	for name, newHandler := range map[string]func(*bytes.Buffer) slog.Handler{
 		"json": func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
 		"text": func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
@@ -83,7 +85,7 @@ func TestNothingLogsSecrets(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
 			log := slog.New(newHandler(&buf))
-			log.Info("secret attr", "key", c.JWTSecret, "db", c.DatabaseURL)
+			log.Info("secret attr", "key", c.JWTSecret, "db", c.DatabaseURL, "previous", c.JWTPreviousSecrets)
 			log.Info("secret pointer", "key", &c.JWTSecret)
 			log.Info("config", "config", c)
 			log.Info("config pointer", "config", &c)
@@ -92,7 +94,7 @@ func TestNothingLogsSecrets(t *testing.T) {
 			log.Info("grouped", slog.Group("g", slog.Any("key", c.JWTSecret)))
 			log.With("key", c.JWTSecret).Info("with")
 			out := buf.String()
-			for _, secret := range []string{knownKey, knownDB, "db-password-never-printed"} {
+			for _, secret := range []string{knownKey, knownDB, "db-password-never-printed", knownPrevious} {
 				if strings.Contains(out, secret) {
 					t.Errorf("log output contains a secret:\n%s", out)
 				}
@@ -111,44 +113,50 @@ func TestNothingLogsSecrets(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
 		t.Fatalf("JSON log line: %v", err)
 	}
-	for key, want := range map[string]any{"jwt_secret": redacted, "database_url": redacted, "engine": "postgres", "db_max_conns": 10.0} {
-		if got := line.Config[key]; got != want {
+	for key, want := range map[string]any{"jwt_secret": redacted, "database_url": redacted, "engine": "postgres", "db_max_conns": 10.0,
+		"jwt_previous_secrets": []any{redacted}, "jwt_signing_key_file": "", "jwt_verify_key_files": nil} {
+		if got := line.Config[key]; !reflect.DeepEqual(got, want) {
 			t.Errorf("logged config %s: got %v, want %v", key, got, want)
 		}
 	}
-	if len(line.Config) != 22 {
-		t.Errorf("logged config: got %d attributes, want 22 (every field but Warnings)", len(line.Config))
+	if len(line.Config) != 25 {
+		t.Errorf("logged config: got %d attributes, want 25 (every field but Warnings)", len(line.Config))
 	}
 }
 
 func TestConfigString(t *testing.T) {
 	c := mustLoad(t, map[string]string{
-		"JWT_SECRET_KEY": knownKey,
-		"DATABASE_URL":   knownDB,
-		"CORS_ORIGINS":   "https://app.example",
+		"JWT_SECRET_KEY":                knownKey,
+		"DATABASE_URL":                  knownDB,
+		"CORS_ORIGINS":                  "https://app.example",
+		"JWT_PREVIOUS_SECRET_KEYS":      knownPrevious + ",another-previous-key-0123456789abcdef",
+		"FORTRESS_JWT_SIGNING_KEY_FILE": "/run/secrets/jwt.pem",
+		"FORTRESS_JWT_VERIFY_KEY_FILES": "/run/secrets/old.pub.pem",
 	})
 	s := c.String()
 	for _, want := range []string{
 		`Env="development"`, `Addr="127.0.0.1:8000"`, `Engine="postgres"`, `DatabaseURL="[REDACTED]"`,
-		`SQLitePath=""`, `JWTSecret="[REDACTED]"`, `JWTSecretGenerated=false`, `JWTIssuer="fortress"`,
+		`SQLitePath=""`, `JWTSecret="[REDACTED]"`, `JWTSecretGenerated=false`,
+		`JWTPreviousSecrets=["[REDACTED]","[REDACTED]"]`, `JWTSigningKeyFile="/run/secrets/jwt.pem"`,
+		`JWTVerifyKeyFiles=["/run/secrets/old.pub.pem"]`, `JWTIssuer="fortress"`,
 		`JWTAudience="fortress-api"`, `AccessTokenTTL=15m0s`, `AllowedHosts=["localhost","127.0.0.1","::1"]`,
 		`CORSOrigins=["https://app.example"]`, `AutoMigrate=false`, `HTTPSRedirect=false`,
 		`MaxBodyBytes=1048576`, `ShutdownTimeout=15s`, `LogLevel=INFO`, `LogFormat="json"`,
-		`Argon2MemoryKiB=19456`, `Argon2Time=2`, `Argon2Threads=1`, `DBMaxConns=10`, `Warnings=[]`,
+		`Argon2MemoryKiB=19456`, `Argon2Time=2`, `Argon2Threads=1`, `DBMaxConns=10`,
 	} {
 		if !strings.Contains(s, want+"\n") && !strings.HasSuffix(s, want) {
 			t.Errorf("String: got\n%s\nwant a line %s", s, want)
 		}
 	}
-	if lines := strings.Count(s, "\n") + 1; lines != 23 {
-		t.Errorf("String: got %d lines, want 23 (one per field)", lines)
+	if lines := strings.Count(s, "\n") + 1; lines != 26 {
+		t.Errorf("String: got %d lines, want 26 (one per field)", lines)
 	}
 	outs := []string{s, fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%v", &c)}
 	for _, verb := range []string{"%d", "%x", "%q"} { // a variable verb, since vet rightly flags %d on a struct
 		outs = append(outs, fmt.Sprintf(verb, c))
 	}
 	for _, out := range outs {
-		if strings.Contains(out, knownKey) || strings.Contains(out, "db-password-never-printed") {
+		if strings.Contains(out, knownKey) || strings.Contains(out, "db-password-never-printed") || strings.Contains(out, knownPrevious) {
 			t.Errorf("formatted Config shows a secret:\n%s", out)
 		}
 	}
@@ -156,7 +164,7 @@ func TestConfigString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(b), knownKey) || strings.Contains(string(b), "db-password-never-printed") {
+	if strings.Contains(string(b), knownKey) || strings.Contains(string(b), "db-password-never-printed") || strings.Contains(string(b), knownPrevious) {
 		t.Errorf("json.Marshal(Config) shows a secret: %s", b)
 	}
 

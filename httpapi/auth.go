@@ -209,7 +209,7 @@ func requireUser(log *slog.Logger, users fortress.UserService, tokens fortress.T
 				writeError(w, r, log, err)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey, u)))
+			next.ServeHTTP(w, r.WithContext(withUser(r.Context(), u)))
 		})
 	}
 }
@@ -217,6 +217,11 @@ func requireUser(log *slog.Logger, users fortress.UserService, tokens fortress.T
 func unauthorized(w http.ResponseWriter, r *http.Request, detail string) {
 	w.Header().Set("WWW-Authenticate", "Bearer")
 	writeProblem(w, r, http.StatusUnauthorized, detail)
+}
+
+// withUser returns ctx carrying the admitted user.
+func withUser(ctx context.Context, u fortress.User) context.Context {
+	return context.WithValue(ctx, userKey, u)
 }
 
 // userFrom returns the user that requireUser admitted.

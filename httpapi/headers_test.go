@@ -42,8 +42,11 @@ func checkSecurityHeaders(t testing.TB, r *http.Request, res *http.Response) {
 		t.Errorf("%s (%d): Permissions-Policy missing, want present", where, res.StatusCode)
 	}
 	wantCache := "no-store"
-	if strings.HasPrefix(r.URL.Path, "/static/") {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/static/"):
 		wantCache = "no-cache"
+	case r.URL.Path == "/.well-known/jwks.json" && res.StatusCode == http.StatusOK:
+		wantCache = "public, max-age=300" // public keys: verifiers may cache them briefly
 	}
 	if got := h.Get("Cache-Control"); got != wantCache {
 		t.Errorf("%s (%d): Cache-Control got %q, want %q", where, res.StatusCode, got, wantCache)

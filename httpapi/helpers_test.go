@@ -105,6 +105,10 @@ func newTestTokens(t testing.TB, now func() time.Time) *token.Manager {
 	return m
 }
 
+// testJWKS is the public key of RFC 8037, Appendix A, as a JWK Set.
+const testJWKS = `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",` +
+	`"kid":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k","alg":"EdDSA","use":"sig"}]}`
+
 // newEnv builds a server on a fresh database. Each option may change the Config before NewServer.
 func newEnv(t testing.TB, opts ...func(*Config)) *env {
 	t.Helper()
@@ -130,6 +134,7 @@ func newEnv(t testing.TB, opts ...func(*Config)) *env {
 		Ready:        db.Ping,
 		AllowedHosts: []string{"localhost", "127.0.0.1", "example.com"},
 		MaxBodyBytes: testMaxBody,
+		JWKS:         []byte(testJWKS),
 		Version:      "test",
 	}
 	e := &env{t: t, cfg: cfg, db: db, dbPath: path, log: logBuf, tokens: tokens, secrets: []string{testPassword}}

@@ -348,11 +348,11 @@ func (g *docGen) operation(op operation) map[string]any {
 	if op.body != nil || op.form != nil {
 		errs = append(errs, http.StatusUnsupportedMediaType)
 	}
-	if op.auth {
+	if op.authenticated() {
 		errs = append(errs, http.StatusUnauthorized)
 		out["security"] = []any{map[string]any{"OAuth2PasswordBearer": []string{}}, map[string]any{"BearerJWT": []string{}}}
 	}
-	if op.auth || op.body != nil || op.form != nil {
+	if op.authenticated() || op.body != nil || op.form != nil {
 		// These reach the database or the password hasher, which may be unavailable.
 		errs = append(errs, http.StatusServiceUnavailable)
 	}

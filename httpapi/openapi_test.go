@@ -167,8 +167,8 @@ func checkRoutesAgainstDocument(t *testing.T, e *env) {
 			t.Errorf("route %s %s: operationId got %v, want unique %q", rt.method, rt.path, op["operationId"], rt.doc.id)
 		}
 		ids[rt.doc.id] = true
-		if _, secured := op["security"]; secured != rt.doc.auth {
-			t.Errorf("route %s %s: security documented %v, want %v", rt.method, rt.path, secured, rt.doc.auth)
+		if _, secured := op["security"]; secured != rt.doc.authenticated() {
+			t.Errorf("route %s %s: security documented %v, want %v", rt.method, rt.path, secured, rt.doc.authenticated())
 		}
 	}
 	for _, ops := range paths {

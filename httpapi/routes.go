@@ -21,7 +21,7 @@ type route struct {
 type operation struct {
 	id, summary, tag string
 	description      string       // what a client must know beyond the summary
-	auth             bool         // needs a bearer token
+	permission       string       // what the caller must be allowed to do (see permissions.go); required
 	body             reflect.Type // JSON request struct, if any
 	form             reflect.Type // form request struct, if any
 	params           []intParam
@@ -53,13 +53,13 @@ func (s *Server) routes() []route {
 	log, users, items := c.Logger, c.Users, c.Items
 	itemErrors := []int{http.StatusNotFound, http.StatusUnprocessableEntity}
 
-	itemCreate := operation{id: "createItem", summary: "Create an item owned by the caller", tag: "items", auth: true,
+	itemCreate := operation{id: "createItem", summary: "Create an item owned by the caller", tag: "items", permission: permItemsOwn,
 		description: "Creates an item owned by the authenticated user and answers it with 201 and its URL in " +
 			"Location. The name is required; the description is optional and may be null. Unknown fields, " +
 			"duplicate keys and values of the wrong type are refused with 422.",
 		body: typeOf[itemCreateRequest](), status: http.StatusCreated, response: typeOf[itemResponse](),
 		errors: []int{http.StatusUnprocessableEntity}, headers: []string{"Location"}}
-	itemList := operation{id: "listItems", summary: "List the caller's items, oldest first", tag: "items", auth: true,
+	itemList := operation{id: "listItems", summary: "List the caller's items, oldest first", tag: "items", permission: permItemsOwn,
 		description: "Answers one page of the authenticated user's items as a JSON array, oldest first. " +
 			"X-Total-Count gives the number of items in all pages, and Link the next page when there is one. " +
 			"Other users' items are never listed.",
@@ -67,11 +67,11 @@ func (s *Server) routes() []route {
 		maxItems: int(limitParam.Max), errors: []int{http.StatusUnprocessableEntity}, headers: []string{"X-Total-Count", "Link"}}
 
 	rs := []route{
-		{"GET", "/health", handleHealth(log), operation{id: "health", summary: "Liveness", tag: "operations",
+		{"GET", "/health", handleHealth(log), operation{id: "health", permission: permPublic, summary: "Liveness", tag: "operations",
 			description: "Answers 200 while the process serves HTTP; it checks nothing else, so that a slow " +
 				"database never gets healthy processes restarted. Exempt from the Host check and from rate limits.",
 			status: http.StatusOK, response: typeOf[healthResponse](), probe: true}},
-		{"GET", "/readyz", handleReady(log, c.Ready, s.draining.Load), operation{id: "ready",
+		{"GET", "/readyz", handleReady(log, c.Ready, s.draining.Load), operation{id: "ready", permission: permPublic,
 			summary: "Readiness: the database answers and its schema is current", tag: "operations",
 			description: "Answers 200 when this instance can serve requests, and 503 with Retry-After while the " +
 				"database does not answer, its schema is not current, or the instance is shutting down. The cause " +
@@ -79,18 +79,18 @@ func (s *Server) routes() []route {
 			status: http.StatusOK, response: typeOf[healthResponse](), errors: []int{http.StatusServiceUnavailable}, probe: true,
 			errorDocs: map[int]string{http.StatusServiceUnavailable: "The instance is not ready, or is shutting down; " +
 				"retry after Retry-After seconds."}}},
-		{"GET", "/openapi.json", http.HandlerFunc(s.serveOpenAPI), operation{id: "openapi", summary: "This document",
+		{"GET", "/openapi.json", http.HandlerFunc(s.serveOpenAPI), operation{id: "openapi", permission: permPublic, summary: "This document",
 			description: "The OpenAPI 3.1 document of this API, generated from the same route list and Go types " +
 				"that validate requests, so the limits it states are the ones enforced.",
 			tag: "operations", status: http.StatusOK, responseType: "application/json"}},
-		{"GET", "/docs", handleFile(ui.Files, "docs.html"), operation{id: "docs", summary: "Interactive API docs",
+		{"GET", "/docs", handleFile(ui.Files, "docs.html"), operation{id: "docs", permission: permPublic, summary: "Interactive API docs",
 			description: "An HTML page that renders this document with Swagger UI, served from this server " +
 				"under a strict Content-Security-Policy. Its Authorize button logs in through POST /auth/login.",
 			tag: "ui", status: http.StatusOK, responseType: "text/html"}},
-		{"GET", "/", handleFile(ui.Files, "index.html"), operation{id: "webUI", summary: "The web UI",
+		{"GET", "/", handleFile(ui.Files, "index.html"), operation{id: "webUI", permission: permPublic, summary: "The web UI",
 			tag: "ui", status: http.StatusOK, responseType: "text/html",
 			description: "The HTML page of the web UI, which registers, logs in and manages items through this API."}},
-		{"GET", "/static/{path...}", handleStatic(ui.Files), operation{id: "staticAsset",
+		{"GET", "/static/{path...}", handleStatic(ui.Files), operation{id: "staticAsset", permission: permPublic,
 			summary: "An asset of the web UI", tag: "ui",
 			status: http.StatusOK, responseType: "*/*", errors: []int{http.StatusNotFound},
 			pathValues: &pathValues{name: "path", doc: "The asset's path below /static/.", values: assetNames(ui.Files, "static")},
@@ -98,7 +98,7 @@ func (s *Server) routes() []route {
 				"the media type of its file name's extension (or, without one, of its content). Only the files " +
 				"listed for path exist; any other path, a directory included, is answered 404."}},
 
-		{"POST", "/auth/register", handleRegister(log, users, c.Passwords), operation{id: "register",
+		{"POST", "/auth/register", handleRegister(log, users, c.Passwords), operation{id: "register", permission: permPublic,
 			summary: "Create an account", tag: "auth",
 			description: "Creates an active account and answers it with 201, never with its password hash. " +
 				"The email must be unused regardless of letter case; a taken email is answered 400 after the " +
@@ -109,7 +109,7 @@ func (s *Server) routes() []route {
 				"not one of the allowed hosts, or the body cannot be read.", http.StatusServiceUnavailable: busyDoc},
 			limit: &c.RegisterLimit}},
 		{"POST", "/auth/login", handleLogin(log, users, c.Passwords, c.Tokens, c.TokenTTL,
-			&loginLockout{log: log, store: c.Limiter, policy: c.LoginLockout}), operation{id: "login",
+			&loginLockout{log: log, store: c.Limiter, policy: c.LoginLockout}), operation{id: "login", permission: permPublic,
 			summary: "Exchange email and password for an access token (OAuth2 password grant)", tag: "auth",
 			description: "The OAuth2 resource-owner password grant (RFC 6749, section 4.3): the email goes in " +
 				"username. Every failure (unknown email, wrong password, inactive account) gets the same 401 " +
@@ -128,19 +128,28 @@ func (s *Server) routes() []route {
 		{"GET", "/items/{item_id}", handleItemGet(log, items), operation{id: "getItem", summary: "Read one of the caller's items",
 			description: "Answers the item if the authenticated user owns it. Another user's item is answered " +
 				"404 exactly like a missing one, so ids reveal nothing.",
-			tag: "items", auth: true, params: []intParam{itemIDParam}, status: http.StatusOK,
+			tag: "items", permission: permItemsOwn, params: []intParam{itemIDParam}, status: http.StatusOK,
 			response: typeOf[itemResponse](), errors: itemErrors}},
 		{"PUT", "/items/{item_id}", handleItemUpdate(log, items), operation{id: "updateItem",
-			summary: "Update some fields of one of the caller's items", tag: "items", auth: true,
+			summary: "Update some fields of one of the caller's items", tag: "items", permission: permItemsOwn,
 			description: "A partial update: an absent field keeps its value, a null description clears it, and " +
 				"name must not be null. Another user's item is answered 404 exactly like a missing one.",
 			params: []intParam{itemIDParam}, body: typeOf[itemUpdateRequest](), status: http.StatusOK,
 			response: typeOf[itemResponse](), errors: itemErrors}},
 		{"DELETE", "/items/{item_id}", handleItemDelete(log, items), operation{id: "deleteItem",
-			summary: "Delete one of the caller's items (204 even if there was none)", tag: "items", auth: true,
+			summary: "Delete one of the caller's items (204 even if there was none)", tag: "items", permission: permItemsOwn,
 			description: "Deletes the item if the authenticated user owns it. The answer is 204 whether or not " +
 				"there was such an item, so that it reveals nothing about other users' ids.",
 			params: []intParam{itemIDParam}, status: http.StatusNoContent, errors: []int{http.StatusUnprocessableEntity}}},
+	}
+	// Only EdDSA public keys are published; with a shared HS256 secret alone there is nothing to serve,
+	// so the route does not exist (and is not documented).
+	if len(c.JWKS) > 0 {
+		rs = append(rs, route{"GET", "/.well-known/jwks.json", handleJWKS(c.JWKS), operation{id: "jwks",
+			permission: permPublic, summary: "The public keys that verify access tokens (JWK Set)",
+			description: "The Ed25519 public keys, current and retired, that verify access tokens (RFC 7517), " +
+				"so that other services can verify tokens without a shared secret.",
+			tag: "operations", status: http.StatusOK, responseType: "application/jwk-set+json"}})
 	}
 	// The body cap is configuration; the document states it where a body is read.
 	for i := range rs {

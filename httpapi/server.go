@@ -43,6 +43,10 @@ type Config struct {
 	RegisterLimit ratelimit.Policy // POST /auth/register, per client
 	LoginLockout  ratelimit.Policy // failed logins per email; see loginLockout
 
+	// JWKS is the JWK Set of the public token-verification keys (EdDSA), published at
+	// /.well-known/jwks.json; nil when tokens are signed with a shared secret only.
+	JWKS []byte
+
 	Version string // published in /openapi.json
 }
 
@@ -68,12 +72,13 @@ func NewServer(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	rs := s.routes()
+	checkPermissions(rs)
 	s.openapi = buildOpenAPI(rs, cfg.Version)
 	authenticate := requireUser(cfg.Logger, cfg.Users, cfg.Tokens)
 	for _, rt := range rs {
 		h := rt.handler
-		if rt.doc.auth {
-			h = authenticate(h)
+		if rt.doc.authenticated() {
+			h = authenticate(requirePermission(rt.doc.permission)(h))
 		}
 		if rt.doc.limit != nil {
 			if m := s.limit(*rt.doc.limit); m != nil {

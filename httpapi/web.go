@@ -63,6 +63,16 @@ func handleStatic(files fs.FS) http.Handler {
 	})
 }
 
+// handleJWKS publishes the public keys that verify access tokens, so that other services can verify
+// them without sharing a secret. Public keys may be cached briefly.
+func handleJWKS(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(doc)
+	})
+}
+
 // serveOpenAPI serves the OpenAPI document that NewServer built from the routes.
 func (s *Server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -28,11 +30,18 @@ var migrations embed.FS
 // so that every version of the binary takes the same lock.
 const migrationLockID int64 = 0x666f7274726573 // "fortres"
 
-// DB is a PostgreSQL connection pool. It implements fortress.UserService and fortress.ItemService.
+// DB is a PostgreSQL connection pool. It implements the domain's storage services.
 type DB struct {
 	pool     *pgxpool.Pool
 	migrator *migration.Migrator
 }
+
+var (
+	_ fortress.UserService    = (*DB)(nil)
+	_ fortress.ItemService    = (*DB)(nil)
+	_ fortress.SessionService = (*DB)(nil)
+	_ fortress.AuditService   = (*DB)(nil)
+)
 
 // Options tune the pool.
 type Options struct {
@@ -147,3 +156,18 @@ func safeError(err error) error {
 	}
 	return err
 }
+
+// storeTime is t as the store keeps it: UTC, truncated to the microsecond of PostgreSQL's timestamps, so
+// that a value handed back equals the one read later.
+func storeTime(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// cleanText makes a client-supplied string such as a User-Agent storable: PostgreSQL refuses invalid
+// UTF-8 and NUL characters in text, so both become U+FFFD, as they do in every engine.
+func cleanText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// rollback ends a transaction that did not commit; after a commit it does nothing.
+func rollback(ctx context.Context, tx pgx.Tx) { _ = tx.Rollback(ctx) }

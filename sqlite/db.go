@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -23,11 +24,18 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DB is an open SQLite database. It implements fortress.UserService and fortress.ItemService.
+// DB is an open SQLite database. It implements the domain's storage services.
 type DB struct {
 	db       *sql.DB
 	migrator *migration.Migrator
 }
+
+var (
+	_ fortress.UserService    = (*DB)(nil)
+	_ fortress.ItemService    = (*DB)(nil)
+	_ fortress.SessionService = (*DB)(nil)
+	_ fortress.AuditService   = (*DB)(nil)
+)
 
 // Open opens (creating if needed) the database file at path. It does not migrate: call Migrate.
 //
@@ -116,3 +124,61 @@ func mapError(err error) error {
 	}
 	return err
 }
+
+// timeLayout is how the tables of migration 00002 store times: UTC, always six fractional digits, so that
+// comparing two of them as text compares them as times. The CHECKs of the schema hold it to this form.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// Bounds of the years timeLayout writes in four digits; times beyond them are clamped, which no real
+// session or audit event comes near.
+var (
+	minTime = time.Date(0, time.January, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, time.December, 31, 23, 59, 59, 999999000, time.UTC)
+)
+
+// formatTime turns t into the stored form, truncated to the microsecond as PostgreSQL stores it.
+func formatTime(t time.Time) string {
+	t = t.UTC()
+	switch {
+	case t.Before(minTime):
+		t = minTime
+	case t.After(maxTime):
+		t = maxTime
+	}
+	return t.Format(timeLayout)
+}
+
+// parseTime reads a stored time.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
+// parseNullTime reads a stored time that may be NULL.
+func parseNullTime(s sql.NullString) (*time.Time, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	t, err := parseTime(s.String)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// cleanText makes a client-supplied string such as a User-Agent storable the same way in every engine:
+// PostgreSQL refuses invalid UTF-8 and NUL characters in text, so both become U+FFFD.
+func cleanText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// scanner is a row of either a QueryRow or a Query, so that one function maps each table's rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// rollback ends a transaction that did not commit; after a commit it does nothing.
+func rollback(tx *sql.Tx) { _ = tx.Rollback() }

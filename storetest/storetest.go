@@ -16,6 +16,8 @@ import (
 type Store interface {
 	fortress.UserService
 	fortress.ItemService
+	fortress.SessionService
+	fortress.AuditService
 }
 
 // Run runs the suite. open must return a store on a fresh, migrated database each time it is called.
@@ -38,6 +40,36 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"StoreGuardsItsInvariants", testInvariants},
 		{"ConcurrentItemWrites", testConcurrentItemWrites},
 		{"ConcurrentRegistrationOfOneEmail", testConcurrentRegistration},
+
+		{"RolesDefaultToUser", testRolesDefaultToUser},
+		{"CreateUserWithRole", testCreateUserWithRole},
+		{"ListUsersSearchesAndPages", testListUsers},
+		{"ListUsersMatchesWildcardsLiterally", testListUsersWildcards},
+		{"SetUserRole", testSetUserRole},
+		{"LastAdminCannotBeDemoted", testLastAdminDemote},
+		{"LastAdminCannotBeDeactivated", testLastAdminDeactivate},
+		{"LastAdminCannotBeDeleted", testLastAdminDelete},
+		{"ConcurrentRemovalOfAdminsKeepsOne", testConcurrentAdminRemoval},
+		{"DeactivationRevokesSessions", testDeactivationRevokesSessions},
+		{"DeleteUserCascadesButKeepsAudit", testDeleteUserCascades},
+
+		{"SessionLifecycle", testSessionLifecycle},
+		{"RefreshTokenReuseRevokesSession", testRefreshReuse},
+		{"UnknownRefreshToken", testUnknownRefreshToken},
+		{"IdleTimeout", testIdleTimeout},
+		{"AbsoluteExpiry", testAbsoluteExpiry},
+		{"RevokedSessionCannotRefresh", testRevokedSessionCannotRefresh},
+		{"RevokeSessionIsScopedToTheUser", testRevokeSessionScoped},
+		{"RevokeUserSessionsExceptCurrent", testRevokeUserSessions},
+		{"ListSessionsNewestFirstWithoutEnded", testListSessions},
+		{"SessionsOfMissingOrInactiveUsers", testSessionUserChecks},
+		{"SessionInputsAreGuarded", testSessionInvariants},
+		{"ConcurrentRotationOfOneToken", testConcurrentRotation},
+		{"ConcurrentRotationOfManySessions", testConcurrentRotationOfManySessions},
+
+		{"AppendAudit", testAppendAudit},
+		{"ListAuditFiltersAndPages", testListAudit},
+		{"AuditGuardsItsInvariants", testAuditInvariants},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,17 +1,22 @@
 // Package token issues and verifies the short-lived JWT access tokens that authenticate API requests. The
 // algorithm, key id, issuer and audience are pinned on verification, so a token is accepted only if this
-// service, with this key, made it for this API.
+// service, with this key, made it for this API. Tokens are signed with HS256 (a shared secret) or EdDSA
+// (an Ed25519 key whose public half is published as a JWK set); older keys of either kind can stay
+// configured for verification only, so that keys rotate without logging anyone out.
 package token
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -46,13 +51,25 @@ var (
 	errUnexpectedAlg = errors.New("token: algorithm does not match the key")
 )
 
-// Config configures a Manager. Secret is sensitive: Config's String, GoString and LogValue redact it, so a
-// logged or printed Config never reveals it.
+// Config configures a Manager: one signing key (SigningKey if set, else Secret) and any number of older keys
+// that only verify, so that keys rotate without logging anyone out. Keys are secret material: Config's
+// String, GoString and LogValue redact them, so a logged or printed Config never reveals one.
 type Config struct {
-	// Secret is the HS256 key, at least MinSecretLen bytes of random data.
+	// Secret is the HS256 key, at least MinSecretLen bytes of random data. It signs tokens unless SigningKey
+	// is set; then it only verifies the HS256 tokens still in flight and may be left empty.
 	Secret []byte
-	// KeyID is put in each token's "kid" header and required on verification, so keys can be rotated later.
-	// When empty it is derived from Secret with a one-way hash that does not reveal the secret.
+	// PreviousSecrets are retired HS256 keys that still verify tokens but never sign, so that replacing
+	// Secret logs nobody out: keep the old key here for one TTL, then drop it. Their kids are derived.
+	PreviousSecrets [][]byte
+	// SigningKey, when set, signs tokens with EdDSA (Ed25519) instead of HS256. Its public key is
+	// published by JWKS, and its kid is its RFC 7638 thumbprint (Ed25519KeyID).
+	SigningKey ed25519.PrivateKey
+	// VerifyKeys are the public keys of retired (or not yet active) Ed25519 signing keys: they verify tokens
+	// and are published by JWKS, but never sign.
+	VerifyKeys []ed25519.PublicKey
+	// KeyID overrides the kid of Secret, put in the header of the tokens it signs and required on
+	// verification. When empty it is derived from Secret with a one-way hash that does not reveal the
+	// secret (DeriveKeyID). Ed25519 keys always have their thumbprint as kid.
 	KeyID string
 	// Issuer is the "iss" claim, required to match on verification.
 	Issuer string
@@ -65,26 +82,39 @@ type Config struct {
 	Now func() time.Time
 }
 
-// String describes c without its secret.
+// String describes c without its keys: only their sizes and numbers.
 func (c Config) String() string {
-	return fmt.Sprintf("token.Config{Secret:[REDACTED %d bytes], KeyID:%q, Issuer:%q, Audience:%q, TTL:%s}",
-		len(c.Secret), c.KeyID, c.Issuer, c.Audience, c.TTL)
+	return fmt.Sprintf("token.Config{Secret:[REDACTED %d bytes], PreviousSecrets:[REDACTED %d keys], "+
+		"SigningKey:%s, VerifyKeys:%d, KeyID:%q, Issuer:%q, Audience:%q, TTL:%s}",
+		len(c.Secret), len(c.PreviousSecrets), redactedKey(c.SigningKey), len(c.VerifyKeys),
+		c.KeyID, c.Issuer, c.Audience, c.TTL)
 }
 
-// GoString keeps the secret out of %#v output.
+// GoString keeps the keys out of %#v output.
 func (c Config) GoString() string {
 	return c.String()
 }
 
-// LogValue keeps the secret out of structured logs.
+// LogValue keeps the keys out of structured logs.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("secret", "[REDACTED]"),
+		slog.Int("previous_secrets", len(c.PreviousSecrets)),
+		slog.String("signing_key", redactedKey(c.SigningKey)),
+		slog.Int("verify_keys", len(c.VerifyKeys)),
 		slog.String("key_id", c.KeyID),
 		slog.String("issuer", c.Issuer),
 		slog.String("audience", c.Audience),
 		slog.Duration("ttl", c.TTL),
 	)
+}
+
+// redactedKey says whether an Ed25519 private key is set, and nothing else about it.
+func redactedKey(k ed25519.PrivateKey) string {
+	if len(k) == 0 {
+		return "none"
+	}
+	return "[REDACTED Ed25519]"
 }
 
 // DeriveKeyID returns the key id used when Config.KeyID is empty: the hex of the first 8 bytes of SHA-256
@@ -99,28 +129,36 @@ func DeriveKeyID(secret []byte) string {
 type verificationKey struct {
 	method jwt.SigningMethod
 	key    any
+	raw    []byte // the key's bytes, to tell a key configured twice from two keys sharing a kid
 }
 
-// Manager issues and verifies access tokens. It is safe for concurrent use.
+// Manager issues and verifies access tokens. It is safe for concurrent use: nothing changes after
+// NewManager.
 type Manager struct {
 	signingKID    string
 	signingMethod jwt.SigningMethod
 	signingKey    any
-	// keys holds every key a token may be verified with, by kid. Today it has the signing key only; rotation
-	// or EdDSA would add entries (and their algorithm to the parser's list) without changing Verify.
-	keys     map[string]verificationKey
-	issuer   string
-	audience string
-	ttl      time.Duration
-	now      func() time.Time
-	parser   *jwt.Parser
+	// keys holds every key a token may be verified with, by kid, each pinned to its algorithm; kids lists
+	// them in configuration order (signing key first) for String.
+	keys       map[string]verificationKey
+	kids       []string
+	publicKeys []JWK
+	jwks       []byte
+	issuer     string
+	audience   string
+	ttl        time.Duration
+	now        func() time.Time
+	parser     *jwt.Parser
 }
 
-// NewManager validates c and returns a Manager. The secret is copied, so later changes to c.Secret have no
-// effect.
+// NewManager validates c and returns a Manager. Keys are copied, so later changes to c's slices have no
+// effect. A key configured twice (the signing key's public key also among VerifyKeys, say) counts once;
+// two different keys with the same kid are an error.
 func NewManager(c Config) (*Manager, error) {
 	switch {
-	case len(c.Secret) < MinSecretLen:
+	case len(c.SigningKey) == 0 && len(c.Secret) == 0:
+		return nil, errors.New("token: a signing key is required: Secret (HS256) or SigningKey (EdDSA)")
+	case len(c.Secret) > 0 && len(c.Secret) < MinSecretLen:
 		return nil, fmt.Errorf("token: Secret must be at least %d bytes, got %d", MinSecretLen, len(c.Secret))
 	case c.Issuer == "":
 		return nil, errors.New("token: Issuer is required")
@@ -129,27 +167,71 @@ func NewManager(c Config) (*Manager, error) {
 	case c.TTL <= 0:
 		return nil, errors.New("token: TTL must be positive")
 	}
-	secret := bytes.Clone(c.Secret)
-	kid := c.KeyID
-	if kid == "" {
-		kid = DeriveKeyID(secret)
-	}
 	now := c.Now
 	if now == nil {
 		now = time.Now
 	}
 	m := &Manager{
-		signingKID:    kid,
-		signingMethod: jwt.SigningMethodHS256,
-		signingKey:    secret,
-		keys:          map[string]verificationKey{kid: {method: jwt.SigningMethodHS256, key: secret}},
-		issuer:        c.Issuer,
-		audience:      c.Audience,
-		ttl:           c.TTL,
-		now:           now,
+		keys:       map[string]verificationKey{},
+		publicKeys: []JWK{},
+		issuer:     c.Issuer,
+		audience:   c.Audience,
+		ttl:        c.TTL,
+		now:        now,
 	}
+
+	if len(c.SigningKey) > 0 {
+		priv, err := checkPrivateKey(c.SigningKey)
+		if err != nil {
+			return nil, fmt.Errorf("token: SigningKey %w", err)
+		}
+		pub := publicKey(priv)
+		kid := Ed25519KeyID(pub)
+		if err := m.add(kid, jwt.SigningMethodEdDSA, pub); err != nil {
+			return nil, err
+		}
+		m.signingKID, m.signingMethod, m.signingKey = kid, jwt.SigningMethodEdDSA, priv
+	}
+	if len(c.Secret) > 0 {
+		secret := bytes.Clone(c.Secret)
+		kid := c.KeyID
+		if kid == "" {
+			kid = DeriveKeyID(secret)
+		}
+		if err := m.add(kid, jwt.SigningMethodHS256, secret); err != nil {
+			return nil, err
+		}
+		if m.signingKey == nil {
+			m.signingKID, m.signingMethod, m.signingKey = kid, jwt.SigningMethodHS256, secret
+		}
+	}
+	for i, s := range c.PreviousSecrets {
+		if len(s) < MinSecretLen {
+			return nil, fmt.Errorf("token: PreviousSecrets[%d] must be at least %d bytes, got %d", i, MinSecretLen, len(s))
+		}
+		secret := bytes.Clone(s)
+		if err := m.add(DeriveKeyID(secret), jwt.SigningMethodHS256, secret); err != nil {
+			return nil, err
+		}
+	}
+	for i, k := range c.VerifyKeys {
+		if len(k) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("token: VerifyKeys[%d] must be an Ed25519 public key of %d bytes, got %d", i, ed25519.PublicKeySize, len(k))
+		}
+		pub := ed25519.PublicKey(bytes.Clone(k))
+		if err := m.add(Ed25519KeyID(pub), jwt.SigningMethodEdDSA, pub); err != nil {
+			return nil, err
+		}
+	}
+
+	jwks, err := json.Marshal(JWKSet{Keys: m.publicKeys})
+	if err != nil {
+		return nil, fmt.Errorf("token: encoding the JWK set: %w", err)
+	}
+	m.jwks = jwks
 	m.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		// Only the algorithms of configured keys; key() then pins each kid to its own algorithm.
+		jwt.WithValidMethods(m.algorithms()),
 		jwt.WithIssuer(c.Issuer),
 		jwt.WithAudience(c.Audience),
 		jwt.WithExpirationRequired(),
@@ -162,9 +244,53 @@ func NewManager(c Config) (*Manager, error) {
 	return m, nil
 }
 
-// String identifies the Manager without revealing its keys.
+// add registers a verification key under kid. Ed25519 keys are also published in the JWK set.
+func (m *Manager) add(kid string, method jwt.SigningMethod, key []byte) error {
+	if old, ok := m.keys[kid]; ok {
+		if old.method == method && bytes.Equal(old.raw, key) {
+			return nil
+		}
+		return fmt.Errorf("token: two different keys have the key id %q", kid)
+	}
+	vk := verificationKey{method: method, key: key, raw: key}
+	if method == jwt.SigningMethodEdDSA {
+		pub := ed25519.PublicKey(key)
+		vk.key = pub
+		m.publicKeys = append(m.publicKeys, JWK{
+			KeyType: "OKP", Curve: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub),
+			KeyID: kid, Algorithm: method.Alg(), Use: "sig",
+		})
+	}
+	m.keys[kid] = vk
+	m.kids = append(m.kids, kid)
+	return nil
+}
+
+// algorithms lists the algorithms of the configured keys, the only ones the parser lets through.
+func (m *Manager) algorithms() []string {
+	var algs []string
+	for _, kid := range m.kids {
+		if alg := m.keys[kid].method.Alg(); !slices.Contains(algs, alg) {
+			algs = append(algs, alg)
+		}
+	}
+	return algs
+}
+
+// String identifies the Manager without revealing its keys: their kids are safe to publish.
 func (m *Manager) String() string {
-	return fmt.Sprintf("token.Manager{KeyID:%q, Issuer:%q, Audience:%q, TTL:%s}", m.signingKID, m.issuer, m.audience, m.ttl)
+	return fmt.Sprintf("token.Manager{Algorithm:%q, KeyID:%q, AcceptedKeyIDs:%q, Issuer:%q, Audience:%q, TTL:%s}",
+		m.signingMethod.Alg(), m.signingKID, m.kids, m.issuer, m.audience, m.ttl)
+}
+
+// KeyID returns the kid of the signing key, for the start-up log that tells operators which key is live.
+func (m *Manager) KeyID() string {
+	return m.signingKID
+}
+
+// Algorithm returns the JWS algorithm of the tokens this Manager issues: "HS256" or "EdDSA".
+func (m *Manager) Algorithm() string {
+	return m.signingMethod.Alg()
 }
 
 // TTL returns how long issued tokens live, for the expires_in a client is told.

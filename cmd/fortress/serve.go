@@ -77,15 +77,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("FORTRESS_TRUSTED_PROXIES: %w", err)
 	}
-	tokens, err := token.NewManager(token.Config{
-		Secret:   []byte(cfg.JWTSecret.Reveal()),
-		Issuer:   cfg.JWTIssuer,
-		Audience: cfg.JWTAudience,
-		TTL:      cfg.AccessTokenTTL,
-	})
+	tokens, err := newTokens(cfg)
 	if err != nil {
 		return err
 	}
+	logger.Info("token signing key", "alg", tokens.Algorithm(), "kid", tokens.KeyID(), "public_keys", len(tokens.PublicKeys()))
 	limiter, closeLimiter, err := newLimiter(cfg, logger)
 	if err != nil {
 		return err
@@ -115,6 +111,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		LoginLimit:    policy("login", cfg.LoginRateLimit),
 		RegisterLimit: policy("register", cfg.RegisterRateLimit),
 		LoginLockout:  ratelimit.Policy{Name: "login-failures", Limit: cfg.LoginFailuresMax, Window: cfg.LoginLockout},
+		JWKS:          jwks(tokens),
 		Version:       version,
 	})
 
@@ -187,6 +184,38 @@ func newLimiter(cfg config.Config, logger *slog.Logger) (ratelimit.Store, func()
 	}
 	limiter := ratelimit.WithFallback(ratelimit.NewRedis(client), memory, logger, time.Second)
 	return limiter, func() { _ = client.Close() }, nil
+}
+
+// newTokens builds the token manager: the active signing key (Ed25519 from a file, or the HS256 secret)
+// and the retired keys that still verify tokens in flight during a rotation.
+func newTokens(cfg config.Config) (*token.Manager, error) {
+	tc := token.Config{Secret: []byte(cfg.JWTSecret.Reveal()), Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL}
+	for _, s := range cfg.JWTPreviousSecrets {
+		tc.PreviousSecrets = append(tc.PreviousSecrets, []byte(s.Reveal()))
+	}
+	if cfg.JWTSigningKeyFile != "" {
+		key, err := token.ReadEd25519PrivateKeyFile(cfg.JWTSigningKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("FORTRESS_JWT_SIGNING_KEY_FILE: %w", err)
+		}
+		tc.SigningKey = key
+	}
+	for _, path := range cfg.JWTVerifyKeyFiles {
+		key, err := token.ReadEd25519PublicKeyFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("FORTRESS_JWT_VERIFY_KEY_FILES: %w", err)
+		}
+		tc.VerifyKeys = append(tc.VerifyKeys, key)
+	}
+	return token.NewManager(tc)
+}
+
+// jwks is the JWK Set to publish, or nil when there are no public keys (HS256 only).
+func jwks(m *token.Manager) []byte {
+	if len(m.PublicKeys()) == 0 {
+		return nil
+	}
+	return m.JWKS()
 }
 
 // policy names a configured rate; a zero Limit is off.
