@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -21,6 +22,10 @@ Commands:
   migrate up            apply pending database migrations
   migrate status        show the schema version of the database and of this binary
   healthcheck [URL]     exit 0 only if URL (default: http://FORTRESS_ADDR/health) answers 200
+  user create -email E [-admin] [-password-file F]
+                        create an account (password from stdin or the file, never from the command line)
+  user set-role -email E -role user|admin
+                        change an account's role (at least one active administrator always remains)
   version               print the version and VCS revision of this binary
 
 Configuration: see .env.example and the README.
@@ -41,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, rest, getenv, stdout, stderr)
+	case "user":
+		return runUser(ctx, rest, getenv, os.Stdin, stdout, stderr)
 	case "version":
 		return runVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
