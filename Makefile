@@ -17,7 +17,7 @@ ACTIONLINT_VERSION      ?= v1.7.12
 CYCLONEDX_GOMOD_VERSION ?= v1.10.0
 HCLFMT_VERSION          ?= v2.25.0
 
-.PHONY: run test cover bench fuzz build vet clean lint audit tools
+.PHONY: run test cover bench microbench fuzz build vet clean lint audit tools
 
 ## run: start the server on embedded SQLite with development defaults (http://127.0.0.1:8000/)
 run:
@@ -38,8 +38,16 @@ cover:
 vet:
 	$(GO) vet ./...
 
-## bench: the hot paths (token issue/verify, password hash/verify, one authenticated item read)
-bench:
+## bench: build the release binary, then load it on SQLite and PostgreSQL against the ceilings the
+## machine allows (cmd/fortress-bench; docs/performance.md): a table on stdout, JSON in bin/bench.json.
+## BENCH_FLAGS passes flags, e.g. BENCH_FLAGS='-duration 2s -engines sqlite'
+bench: build
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/fortress-bench ./cmd/fortress-bench
+	bin/fortress-bench -bin $(BIN) -json bin/bench.json $(BENCH_FLAGS)
+
+## microbench: the Go micro-benchmarks of the hot paths (token issue/verify, password hash/verify, one
+## authenticated item read through the handler stack, the rate-limit stores)
+microbench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./token/ ./password/ ./httpapi/ ./ratelimit/
 
 ## fuzz: run every fuzz target for FUZZTIME each (CI: FUZZTIME=5s); a crash is saved under testdata/fuzz

@@ -19,7 +19,7 @@ func (d *DB) CreateItem(ctx context.Context, ownerID int64, c fortress.ItemCreat
 
 // FindItem implements fortress.ItemService.
 func (d *DB) FindItem(ctx context.Context, ownerID, id int64) (fortress.Item, error) {
-	return scanItem(d.db.QueryRowContext(ctx,
+	return scanItem(d.queryRow(ctx,
 		`SELECT `+itemColumns+` FROM items WHERE id = ? AND owner_id = ?`, id, ownerID))
 }
 

@@ -34,7 +34,7 @@ func (d *DB) CreateUserWithRole(ctx context.Context, email, passwordHash, role s
 
 // FindUserByID implements fortress.UserService.
 func (d *DB) FindUserByID(ctx context.Context, id int64) (fortress.User, error) {
-	return scanUser(d.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return scanUser(d.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
 // FindUserByEmail implements fortress.UserService.

@@ -117,7 +117,7 @@ func initCluster(initdb string) (dir, data string, acct *account, err error) {
 	// initdb takes about a second; a minute means it hangs, and the tests should say so, not wait forever.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, initdb, "-D", data, //nolint:gosec // G204: initdb is the server binary findBinaries located, run only by tests
+	cmd := exec.CommandContext(ctx, initdb, "-D", data, //nolint:gosec // G204: initdb is the server binary findBinaries located, run only by tests and the benchmark harness
 		"-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C")
 	cmd.Dir, cmd.SysProcAttr = dir, attr
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -173,7 +173,7 @@ func launch(dir, data, postgres string, port int, acct *account) (*cluster, erro
 		return nil, err
 	}
 	// The shared server outlives any one test's context; stop, called when the test binary is done, ends it.
-	cmd := exec.Command(postgres, "-D", data, //nolint:gosec,noctx // G204: the server binary findBinaries located, run only by tests
+	cmd := exec.Command(postgres, "-D", data, //nolint:gosec,noctx // G204: the server binary findBinaries located, run only by tests and the benchmark harness
 		"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=200")

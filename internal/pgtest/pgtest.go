@@ -1,6 +1,7 @@
 // Package pgtest gives tests a fresh PostgreSQL database on a real server, never a mock: the server named
 // by FORTRESS_TEST_DATABASE_URL, or else a throwaway cluster started from the local PostgreSQL binaries.
 // Without either, tests skip loudly — or fail under CI=true, where a missing PostgreSQL is a broken build.
+// StartCluster gives a program outside `go test` (the benchmark harness) the same throwaway server.
 package pgtest
 
 import (
@@ -112,18 +113,50 @@ func findServer() (adminURL, noServer string, err error) {
 		}
 		return env, "", nil
 	}
+	start := time.Now()
+	c, err := StartCluster()
+	if errors.Is(err, ErrNoPostgres) {
+		return "", "no " + EnvURL + " and " + ErrNoPostgres.Error()[len("pgtest: "):], nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	server.cluster, server.startup = c.c, time.Since(start)
+	return c.URL(), "", nil
+}
+
+// ErrNoPostgres is StartCluster's error when no PostgreSQL server binaries are installed.
+var ErrNoPostgres = errors.New("pgtest: no initdb/postgres on PATH or in /usr/lib/postgresql/*/bin")
+
+// Cluster is a throwaway PostgreSQL server for a program rather than a test binary (the benchmark
+// harness): its own temporary directory, port and socket, tuned for throughput over durability
+// (fsync, full_page_writes and synchronous_commit off), so it must never hold data worth keeping.
+type Cluster struct{ c *cluster }
+
+// StartCluster starts a throwaway PostgreSQL server from the local binaries, as the tests do. The
+// caller must Close it; if the caller dies instead, the kernel kills the server (Linux), and only its
+// temporary directory is left behind. It returns ErrNoPostgres when no binaries are installed.
+func StartCluster() (*Cluster, error) {
 	initdb, postgres, ok := findBinaries()
 	if !ok {
-		return "", "no " + EnvURL + " and no initdb/postgres on PATH or in /usr/lib/postgresql/*/bin", nil
+		return nil, ErrNoPostgres
 	}
-	start := time.Now()
 	c, err := startCluster(initdb, postgres)
 	if err != nil {
-		return "", "", fmt.Errorf("starting a throwaway PostgreSQL with %s: %w", initdb, err)
+		return nil, fmt.Errorf("starting a throwaway PostgreSQL with %s: %w", initdb, err)
 	}
-	server.cluster, server.startup = c, time.Since(start)
-	return c.url, "", nil
+	return &Cluster{c: c}, nil
 }
+
+// URL is the admin URL of the server (user postgres, database postgres, over TCP on 127.0.0.1).
+func (c *Cluster) URL() string { return c.c.url }
+
+// PID is the postmaster's process id, whose children are the backends: for reading their CPU time or
+// pinning them to CPUs.
+func (c *Cluster) PID() int { return c.c.cmd.Process.Pid }
+
+// Close stops the server and removes its directory.
+func (c *Cluster) Close() error { return c.c.close() }
 
 // execAdmin runs one statement on its own connection; CREATE/DROP DATABASE cannot run in a transaction.
 func execAdmin(adminURL, sql string) (err error) {

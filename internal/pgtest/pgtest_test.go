@@ -195,3 +195,37 @@ func TestLaunchReportsPortClash(t *testing.T) {
 		t.Errorf("launch on a taken port: got error %v, want errPortInUse", err)
 	}
 }
+
+// StartCluster is what the benchmark harness uses outside `go test`: a server that answers on its URL,
+// whose PID is the postmaster, and that Close stops and removes.
+func TestStartClusterServesUntilClosed(t *testing.T) {
+	t.Parallel()
+	c, err := StartCluster()
+	if errors.Is(err, ErrNoPostgres) {
+		unavailable(t, os.Getenv, err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := c.c.dir
+	var one int
+	if err := connect(t, c.URL()).QueryRow(t.Context(), "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("SELECT 1: got %d, %v; want 1, nil", one, err)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", c.PID())); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	} else if err != nil && fileExists("/proc/self") {
+		t.Errorf("PID %d: no such process, want the running postmaster", c.PID())
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if fileExists(dir) {
+		t.Errorf("cluster directory %s still exists after Close, want it removed", dir)
+	}
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,0 +1,329 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fortress-dev/fortress/internal/bench"
+)
+
+// The harness re-executes itself for the generator and the ceilings. Under `go test` that executable
+// is this test binary, so TestMain plays the part of main for those subcommands.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && slices.Contains([]string{"load", "ceiling-health", "ceiling-item", "argon2", "serve-profiled"}, os.Args[1]) {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// needHarness skips tests that run servers and generators as processes where that cannot work.
+func needHarness(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the whole harness")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("the harness reads /proc")
+	}
+}
+
+// fortressBinary builds the server the harness runs, as `make build` would.
+func fortressBinary(t *testing.T) string {
+	t.Helper()
+	needHarness(t)
+	bin := filepath.Join(t.TempDir(), "fortress")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "../fortress")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// The whole benchmark, with every scenario and ceiling, in a fraction of a second each: every answer
+// must be right, every figure present, and the report must judge every target.
+func TestHarnessEndToEnd(t *testing.T) {
+	t.Parallel()
+	bin := fortressBinary(t)
+	jsonPath := filepath.Join(t.TempDir(), "out", "bench.json")
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"-bin", bin, "-json", jsonPath, "-duration", "300ms", "-warmup", "100ms",
+		"-argon2-duration", "100ms", "-startups", "2", "-users", "2", "-items", "20", "-concurrency", "4"},
+		env(nil), nil, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var r bench.Report
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("bench.json: %v", err)
+	}
+	if len(r.StartupSQLite) != 2 || r.BinaryBytes == 0 || r.Ceilings.Health == nil || r.Ceilings.Argon2 == nil {
+		t.Errorf("report lacks start-ups, binary size or ceilings: %+v", r)
+	}
+	if r.ServerEnv["FORTRESS_LOG_LEVEL"] != "warn" || strings.Contains(string(b), "JWT_SECRET_KEY\": \"") && !strings.Contains(string(b), "(random") {
+		t.Errorf("server_env got %v, want the settings without the secret", r.ServerEnv)
+	}
+	for _, e := range r.Engines {
+		if e.Skipped != "" {
+			t.Logf("%s skipped: %s", e.Name, e.Skipped)
+			continue
+		}
+		var got []string
+		for _, res := range e.Results {
+			got = append(got, res.Scenario)
+			if res.Errors != 0 || res.Requests == 0 {
+				t.Errorf("%s %s: %d answers, %d errors %v; want answers and no errors", e.Name, res.Scenario, res.Requests, res.Errors, res.ErrorSamples)
+			}
+			if res.ServerCPU <= 0 {
+				t.Errorf("%s %s: server CPU %v, want it read from /proc", e.Name, res.Scenario, res.ServerCPU)
+			}
+		}
+		if !slices.Equal(got, allScenarios) {
+			t.Errorf("%s: scenarios got %v, want %v", e.Name, got, allScenarios)
+		}
+		if c := r.Ceilings.Item[e.Name]; c == nil || c.Errors != 0 || c.Requests == 0 {
+			t.Errorf("%s: item ceiling got %+v, want answers and no errors", e.Name, c)
+		}
+		if e.IdleRSS <= 0 || e.StartupMS <= 0 {
+			t.Errorf("%s: idle RSS %d, start-up %v ms; want both measured", e.Name, e.IdleRSS, e.StartupMS)
+		}
+	}
+	for _, want := range []string{"targets:", "of (a)", "of (b)", "of (c)", "start to /readyz 200 < 300 ms", "release binary size"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
+
+func TestProfileWritesACPUProfile(t *testing.T) {
+	t.Parallel()
+	needHarness(t) // the profiled server is this test binary, run as serve-profiled
+	out := filepath.Join(t.TempDir(), "p-ENGINE.prof")
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"profile", "-engines", "sqlite", "-scenarios", "health,item-get", "-duration", "200ms",
+		"-warmup", "0s", "-users", "1", "-items", "20", "-concurrency", "2", "-cpuprofile", out}, env(nil), nil, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("profile: %v\nstderr:\n%s", err, stderr.String())
+	}
+	fi, err := os.Stat(strings.ReplaceAll(out, "ENGINE", "sqlite"))
+	if err != nil || fi.Size() == 0 {
+		t.Fatalf("CPU profile: got %v, %v; want a non-empty file", fi, err)
+	}
+	if !strings.Contains(stdout.String(), "go tool pprof") {
+		t.Errorf("output does not say how to read the profile:\n%s", stdout.String())
+	}
+}
+
+func TestBadCommandLines(t *testing.T) {
+	for _, args := range [][]string{
+		{"frobnicate"},
+		{"-engines", "mysql"},
+		{"-scenarios", "everything"},
+		{"-duration", "0s"},
+		{"-concurrency", "0"},
+		{"-items", "5"},
+		{"-bin", filepath.Join(t.TempDir(), "missing")},
+		{"-no-such-flag"},
+		{"argon2", "-memory", "1"},
+		{"argon2", "-bogus"},
+		{"ceiling-health", "-bogus"},
+		{"ceiling-item", "-bogus"},
+		{"serve-profiled"},
+		{"profile", "-engines", "oracle"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(t.Context(), args, env(nil), nil, &stdout, &stderr); err == nil {
+			t.Errorf("run %q: got no error, want one", args)
+		}
+	}
+	var stdout bytes.Buffer
+	err := run(t.Context(), []string{"load"}, env(nil), strings.NewReader(`{"scenario":"x","unknown":1}`), &stdout, &stdout)
+	if err == nil {
+		t.Error("load with an unknown field in the job: got no error, want one")
+	}
+	err = run(t.Context(), []string{"ceiling-item"}, env(map[string]string{"DATABASE_URL": "mysql://x"}), nil, &stdout, &stdout)
+	if err == nil {
+		t.Error("ceiling-item on an unknown database: got no error, want one")
+	}
+}
+
+func TestArgon2CeilingCountsHashes(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"argon2", "-memory", "64", "-time", "1", "-threads", "1", "-duration", "50ms", "-cpus", "0"},
+		env(nil), nil, &stdout, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res bench.Argon2Result
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Hashes == 0 || res.PerSecond <= 0 || res.Workers != runtime.GOMAXPROCS(0) || res.MemoryKiB != 64 || res.CPUs != "0" {
+		t.Errorf("got %+v, want hashes counted by one worker per CPU with the given parameters", res)
+	}
+}
+
+func TestHealthCeilingServesUntilCancelled(t *testing.T) {
+	addr, err := freeAddr(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"ceiling-health", "-addr", addr}, env(nil), nil, nil, os.Stderr) }()
+	res, err := waitAnswer(t, "http://"+addr+"/health")
+	if err != nil || res != `{"status":"ok"}` {
+		t.Errorf("GET /health got %q, %v; want Fortress's body", res, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("ceiling-health after cancel: got %v, want a clean stop", err)
+	}
+}
+
+func TestItemCeilingAnswersLikeFortress(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "fortress.db")
+	s, err := openStore(t.Context(), sqliteDatabase(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.CreateUser(t.Context(), "ceiling@example.com", "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := s.CreateItem(t.Context(), u.ID, itemCreate("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+
+	addr, err := freeAddr(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"ceiling-item", "-addr", addr}, env(map[string]string{"DATABASE_URL": "sqlite:" + path}), nil, nil, os.Stderr)
+	}()
+	base := "http://" + addr
+	if _, err := waitAnswer(t, base+"/readyz"); err != nil {
+		t.Fatal(err)
+	}
+	user := bench.User{ID: u.ID, ItemIDs: []int64{it.ID}}
+	_, expect := bench.Build(nil, addr, bench.KindCeilingItem, &user, 0)
+	body, status := get(t, base+"/owners/"+itoa(u.ID)+"/items/"+itoa(it.ID))
+	if err := bench.Check(expect, status, []byte(body)); err != nil {
+		t.Errorf("ceiling answer %d %s: %v", status, body, err)
+	}
+	if _, status := get(t, base+"/owners/"+itoa(u.ID+1)+"/items/"+itoa(it.ID)); status != 404 {
+		t.Errorf("someone else's item: status %d, want 404", status)
+	}
+	if _, status := get(t, base+"/owners/x/items/1"); status != 422 {
+		t.Errorf("a bad owner: status %d, want 422", status)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("ceiling-item after cancel: got %v, want a clean stop", err)
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	if got := tail("a\nb\nc\n", 2); got != "b\nc" {
+		t.Errorf("tail got %q, want %q", got, "b\nc")
+	}
+	env := publicServerEnv()
+	for k, v := range env {
+		if strings.Contains(k, "SECRET") && !strings.HasPrefix(v, "(") {
+			t.Errorf("public server env shows %s=%q, want the secret described, not given", k, v)
+		}
+	}
+	if env["FORTRESS_RATE_LIMIT"] != "off" || env["FORTRESS_ENV"] != "production" {
+		t.Errorf("public server env got %v, want rate limits off in production mode", env)
+	}
+	h := &harness{report: &bench.Report{}}
+	h.serverLog("sqlite", `{"level":"WARN","msg":"dependency unavailable"}`+"\nnot json\n")
+	if len(h.report.Notes) != 1 || !strings.Contains(h.report.Notes[0], "dependency unavailable") {
+		t.Errorf("notes got %v, want the server's warning reported", h.report.Notes)
+	}
+	h.report.Ceilings.Health = &bench.Result{Mode: "closed", Seconds: 1, GenCPU: 0.95, GenProcs: 1, OtherCPU: 0.5}
+	h.flagDoubts()
+	if len(h.report.Notes) != 3 {
+		t.Errorf("notes got %v, want the generator limit and the noise flagged", h.report.Notes)
+	}
+	if err := writeJSONFile(filepath.Join(t.TempDir(), "x", "r.json"), map[string]int{"a": 1}); err != nil {
+		t.Error(err)
+	}
+	if cpuModel() == "" || (runtime.GOOS == "linux" && kernel() == "") {
+		t.Errorf("machine description got %q / %q, want both", cpuModel(), kernel())
+	}
+	var o options
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	o.register(fs, func(k string) string {
+		return map[string]string{"FORTRESS_BENCH_DURATION": "2s", "FORTRESS_BENCH_WARMUP": "0s"}[k]
+	})
+	if o.duration != 2*time.Second || o.warmup != 0 {
+		t.Errorf("durations from the environment got %v and %v, want 2s and 0s", o.duration, o.warmup)
+	}
+	if !errors.Is(errSkipped, errSkipped) {
+		t.Error("errSkipped")
+	}
+}
+
+// serve-profiled is the API as `fortress serve` wires it, so it must answer like the server and leave a
+// profile when stopped.
+func TestServeProfiledServesTheAPI(t *testing.T) {
+	dir := t.TempDir()
+	addr, err := freeAddr(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"FORTRESS_ADDR": addr, "DATABASE_URL": "sqlite:" + filepath.Join(dir, "f.db"),
+		"FORTRESS_LOG_LEVEL": "warn", "FORTRESS_ARGON2_MEMORY_KIB": "8192", "FORTRESS_ARGON2_TIME": "1",
+		"JWT_SECRET_KEY": "bench-test-signing-key-0123456789abcdef-0123456789"}
+	profile := filepath.Join(dir, "cpu.prof")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve-profiled", "-cpuprofile", profile}, env(vars), nil, nil, os.Stderr)
+	}()
+	if _, err := waitAnswer(t, "http://"+addr+"/readyz"); err != nil {
+		t.Fatal(err)
+	}
+	users, err := seed(t.Context(), "http://"+addr, 1, bench.ListLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 1 || users[0].Token == "" || len(users[0].ItemIDs) != bench.ListLimit {
+		t.Errorf("seed got %+v, want one user with a token and %d items", users, bench.ListLimit)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve-profiled after cancel: got %v, want a clean stop", err)
+	}
+	if fi, err := os.Stat(profile); err != nil || fi.Size() == 0 {
+		t.Errorf("CPU profile got %v, %v; want a non-empty file", fi, err)
+	}
+}
