@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -119,20 +118,15 @@ func withClient(res *clientip.Resolver) Middleware {
 	}
 }
 
+// noProxies trusts no forwarding header: the client is the socket peer.
+var noProxies = &clientip.Resolver{}
+
 // clientFrom returns the client withClient resolved, or the bare socket peer.
 func clientFrom(r *http.Request) clientip.Client {
 	if c, ok := r.Context().Value(clientKey).(clientip.Client); ok {
 		return c
 	}
-	return clientip.Client{IP: peerIP(r), HTTPS: r.TLS != nil}
-}
-
-func peerIP(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
+	return noProxies.Resolve(r)
 }
 
 // clientIP is the client's address as text, for logs and rate-limit keys.

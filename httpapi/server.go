@@ -65,7 +65,7 @@ func NewServer(cfg Config) *Server {
 		cfg.MaxBodyBytes = 1 << 20
 	}
 	if cfg.Clients == nil {
-		cfg.Clients, _ = clientip.New(nil) // no ranges: cannot fail
+		cfg.Clients = noProxies
 	}
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) error { return nil }

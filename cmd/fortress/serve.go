@@ -178,7 +178,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // newLimiter keeps rate-limit budgets in this process, or in Redis when REDIS_URL is set so that all
 // replicas share them; while Redis is unreachable each instance falls back to its own budgets.
 func newLimiter(cfg config.Config, logger *slog.Logger) (ratelimit.Store, func(), error) {
-	memory := ratelimit.NewMemory(100_000)
+	memory := ratelimit.NewMemory(ratelimit.DefaultMaxKeys)
 	if !cfg.RedisURL.IsSet() {
 		return memory, func() {}, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -144,7 +145,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 			rest, err := io.ReadAll(conn)
 			var netErr net.Error
-			if err != nil && (!errorsAs(err, &netErr) || netErr.Timeout()) {
+			if err != nil && (!errors.As(err, &netErr) || netErr.Timeout()) {
 				t.Fatalf("the server kept the connection open: %v after %s", err, time.Since(start))
 			}
 			if strings.Contains(string(rest), " 201 ") {
@@ -152,14 +153,6 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 			}
 		})
 	}
-}
-
-func errorsAs(err error, target *net.Error) bool {
-	ne, ok := err.(net.Error) //nolint:errorlint // io.ReadAll returns the conn's error unwrapped
-	if ok {
-		*target = ne
-	}
-	return ok
 }
 
 // TestHTTPSRedirectTrustsOnlyConfiguredProxies: X-Forwarded-Proto decides the redirect only when the
