@@ -23,9 +23,12 @@ HCLFMT_VERSION          ?= v2.25.0
 run:
 	$(GO) run ./cmd/fortress serve
 
-## test: vet, then every test (unit, both engines, end-to-end) with -race, then the coverage gate
+## test: vet, then every test (unit, both engines, end-to-end) with -race, the tracing build (-tags otel),
+## then the coverage gate
 test: vet
 	$(GO) test -race -count=1 -coverpkg=./... -coverprofile=coverage.out ./...
+	$(GO) vet -tags otel ./cmd/fortress/
+	$(GO) test -race -count=1 -tags otel -run Tracing ./cmd/fortress/
 	@$(MAKE) --no-print-directory cover
 
 ## cover: fail when statement coverage of the module is under COVER_MIN percent
@@ -45,10 +48,22 @@ bench: build
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/fortress-bench ./cmd/fortress-bench
 	bin/fortress-bench -bin $(BIN) -json bin/bench.json $(BENCH_FLAGS)
 
+## soak: a bounded mixed workload (reads, writes, logins) against the real binary for SOAK_DURATION
+## (default 10m; SOAK_RATE req/s, default 50; SOAK_DATABASE=postgres for PostgreSQL): RSS, goroutines,
+## threads and open files must stay within opstest's bounds, and no request may fail or answer 5xx
+## (opstest.TestSoak).
+## The test bounds itself by SOAK_DURATION, hence no go test timeout.
+SOAK_DURATION ?= 10m
+.PHONY: soak
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./opstest/
+
 ## microbench: the Go micro-benchmarks of the hot paths (token issue/verify, password hash/verify, one
-## authenticated item read through the handler stack, the rate-limit stores)
+## authenticated item read through the handler stack, the rate-limit stores, and the per-request session
+## check of both engines next to a bare user lookup: the price of immediate revocation)
 microbench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./token/ ./password/ ./httpapi/ ./ratelimit/
+	$(GO) test -run '^$$' -bench Authentication -benchmem -benchtime $(BENCHTIME) ./sqlite/ ./postgres/
 
 ## fuzz: run every fuzz target for FUZZTIME each (CI: FUZZTIME=5s); a crash is saved under testdata/fuzz
 ## and from then on replayed by `make test` as a regression test

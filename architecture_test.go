@@ -17,6 +17,8 @@ var allowedImports = map[string][]string{
 	"config":             {},
 	"clientip":           {},
 	"ratelimit":          {},
+	"metrics":            {},
+	"logredact":          {},
 	"internal/redistest": {},
 	"password":           {""},
 	"ui":                 {},
@@ -26,6 +28,8 @@ var allowedImports = map[string][]string{
 	"postgres":           {"", "internal/migration"},
 	"storetest":          {""},
 	"securitytest":       {},
+	"browsertest":        {},                                        // drives the real binary in a browser, through HTTP only
+	"opstest":            {"internal/pgtest", "internal/redistest"}, // runs real processes: replicas, faults, soak, backups; HTTP only
 	"internal/migration": {},
 	"internal/pgtest":    {},
 	"cmd/fortress":       nil, // the composition root may import anything
@@ -34,6 +38,7 @@ var allowedImports = map[string][]string{
 	// The benchmark harness: a second, benchmark-only composition root. Its ceilings open the engines as
 	// the server does, and its profiling driver wires the API as cmd/fortress does.
 	"cmd/fortress-bench": {"", "config", "clientip", "ratelimit", "password", "token", "httpapi", "sqlite", "postgres",
+		"metrics", "logredact",
 		"internal/migration", "internal/pgtest", "internal/bench"},
 }
 

@@ -30,6 +30,7 @@ type PasswordHasher interface {
 // AccessClaims is what a verified access token says about its bearer.
 type AccessClaims struct {
 	UserID    int64
+	SessionID int64  // the session the token belongs to (sid); ending the session revokes the token
 	ID        string // the token's unique id (jti)
 	IssuedAt  time.Time
 	ExpiresAt time.Time
@@ -37,8 +38,8 @@ type AccessClaims struct {
 
 // TokenService issues and verifies short-lived access tokens.
 type TokenService interface {
-	// Issue returns a signed token for the user and the claims it carries.
-	Issue(userID int64) (string, AccessClaims, error)
+	// Issue returns a signed token for the user's session and the claims it carries.
+	Issue(userID, sessionID int64) (string, AccessClaims, error)
 
 	// Verify returns the claims of a valid token, or an error for any token that is malformed, forged,
 	// expired, or signed with another algorithm or key.

@@ -11,8 +11,12 @@
 #   yamllint         every YAML file: compose, Kubernetes, both CI systems, tool configs (.yamllint)
 #   pre-commit       .pre-commit-config.yaml is a valid configuration
 #   terraform fmt    deploy/terraform is formatted (hclfmt, the same formatter, when terraform is absent)
+#   promtool         deploy/monitoring: prometheus.yml parses, the recording and alert rules parse with no
+#                    duplicates (promtool check rules), and their unit tests pass (promtool test rules
+#                    alerts_test.yml: every alert firing and not firing); Debian's prometheus package
 #   deploycheck      tools/deploycheck: Dockerfile (BuildKit parser), compose.yaml (compose-spec loader),
-#                    Kubernetes manifests, reproducible build, every workflow action pinned by SHA
+#                    Kubernetes manifests, reproducible build, every workflow action pinned by SHA, and
+#                    deploy/monitoring held to the server's metrics (rules, dashboard queries, mounts)
 #   sbom             a CycloneDX SBOM of what cmd/fortress links, in bin/fortress.cdx.json
 #   openapi-lint     /openapi.json against Spectral's OWASP API Security ruleset (.spectral.yaml), zero
 #                    errors; scripts/openapi-lint.sh installs the pinned Spectral from npm when missing
@@ -80,7 +84,7 @@ scripts() {
       *.sh) files+=("$f") ;;
       *) head -n 1 "$f" | grep -qE '^#!(/usr/bin/env (ba)?sh|/bin/(ba)?sh)' && files+=("$f") ;;
     esac
-  done < <(find . \( -path ./.git -o -path ./node_modules -o -path ./bin -o -path ./dist \) -prune \
+  done < <(find . \( -path ./.git -o -name node_modules -o -path ./bin -o -path ./dist \) -prune \
     -o -type f \( -name '*.sh' -o -path './.ci/*' -o -path './scripts/*' \) -print | sort)
   if [ ${#files[@]} -eq 0 ]; then
     echo "shellcheck: no shell scripts found"
@@ -114,6 +118,14 @@ tffmt() {
   fi
 }
 
+# check config also parses the rule files prometheus.yml names; check rules lints them for duplicates.
+alertrules() {
+  local dir=deploy/monitoring
+  promtool check config "$dir/prometheus.yml" &&
+    promtool check rules --lint=all --lint-fatal "$dir/recording.yml" "$dir/alerts.yml" &&
+    promtool test rules "$dir/alerts_test.yml"
+}
+
 deploycheck() { (cd tools/deploycheck && go test ./...); }
 
 sbom() {
@@ -136,6 +148,7 @@ if command -v terraform >/dev/null 2>&1; then
 else
   run "terraform fmt" hclfmt -- tffmt
 fi
+run promtool promtool -- alertrules
 run deploycheck go -- deploycheck
 run sbom cyclonedx-gomod -- sbom
 run openapi-lint node npm -- bash scripts/openapi-lint.sh

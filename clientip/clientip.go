@@ -87,6 +87,12 @@ func (res *Resolver) Resolve(r *http.Request) Client {
 	return c
 }
 
+// ViaTrustedProxy reports whether r's socket peer is a trusted proxy, whose other headers (such as a
+// request id it assigned) may then be believed too.
+func (res *Resolver) ViaTrustedProxy(r *http.Request) bool {
+	return res.isTrusted(peerAddr(r.RemoteAddr))
+}
+
 func (res *Resolver) isTrusted(a netip.Addr) bool {
 	if !a.IsValid() {
 		return false

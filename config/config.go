@@ -59,6 +59,7 @@ const (
 type Config struct {
 	Env                string        // FORTRESS_ENV: "development" (default) or "production"
 	Addr               string        // FORTRESS_ADDR: host:port to listen on
+	MetricsAddr        string        // FORTRESS_METRICS_ADDR: host:port of the Prometheus listener; empty: no metrics
 	Engine             Engine        // derived from DATABASE_URL
 	DatabaseURL        Secret        // DATABASE_URL: may hold a password
 	SQLitePath         string        // the database file when Engine is sqlite
@@ -70,12 +71,15 @@ type Config struct {
 	JWTIssuer          string        // FORTRESS_JWT_ISSUER: the iss claim issued and required
 	JWTAudience        string        // FORTRESS_JWT_AUDIENCE: the aud claim issued and required
 	AccessTokenTTL     time.Duration // FORTRESS_ACCESS_TOKEN_TTL: lifetime of an access token
+	SessionLifetime    time.Duration // FORTRESS_SESSION_LIFETIME: a session's absolute lifetime from its login
+	SessionIdle        time.Duration // FORTRESS_SESSION_IDLE: a session ends when unrefreshed this long
 	AllowedHosts       []string      // ALLOWED_HOSTS: lower-case host names, "*.suffix" wildcards, or "*"
 	CORSOrigins        []string      // CORS_ORIGINS: normalized origins allowed cross-origin access
 	AutoMigrate        bool          // AUTO_MIGRATE: apply migrations at start-up
 	HTTPSRedirect      bool          // ENABLE_HTTPS_REDIRECT: redirect plain HTTP to HTTPS
 	MaxBodyBytes       int64         // FORTRESS_MAX_BODY_BYTES: the largest request body read
 	ShutdownTimeout    time.Duration // FORTRESS_SHUTDOWN_TIMEOUT: grace period for in-flight requests
+	ShutdownDelay      time.Duration // FORTRESS_SHUTDOWN_DELAY: keep serving, unready, this long after SIGTERM
 	LogLevel           slog.Level    // FORTRESS_LOG_LEVEL
 	LogFormat          string        // FORTRESS_LOG_FORMAT: "json" or "text"
 	Argon2MemoryKiB    uint32        // FORTRESS_ARGON2_MEMORY_KIB
@@ -123,6 +127,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Env = l.oneOf("FORTRESS_ENV", EnvDevelopment, EnvDevelopment, EnvProduction)
 	prod := c.Env == EnvProduction
 	c.Addr = l.addr("FORTRESS_ADDR", "127.0.0.1:8000")
+	c.MetricsAddr = l.addr("FORTRESS_METRICS_ADDR", "")
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0") { // port 0: two ephemeral ports
+		l.fail("FORTRESS_METRICS_ADDR", "must differ from FORTRESS_ADDR: metrics are never served on the public port")
+	}
 
 	secrets := make(map[string]Secret, len(secretVariables))
 	for _, name := range secretVariables {
@@ -143,6 +151,14 @@ func Load(getenv func(string) string) (Config, error) {
 	c.JWTIssuer = l.text("FORTRESS_JWT_ISSUER", "fortress")
 	c.JWTAudience = l.text("FORTRESS_JWT_AUDIENCE", "fortress-api")
 	c.AccessTokenTTL = l.duration("FORTRESS_ACCESS_TOKEN_TTL", 15*time.Minute, time.Minute, 24*time.Hour)
+	c.SessionLifetime = l.duration("FORTRESS_SESSION_LIFETIME", 30*24*time.Hour, 5*time.Minute, 366*24*time.Hour)
+	c.SessionIdle = l.duration("FORTRESS_SESSION_IDLE", 7*24*time.Hour, 5*time.Minute, 366*24*time.Hour)
+	// A session idle for less than an access token lives would end while its token still works; the
+	// per-request check does not look at idleness, so the idle timeout must be the longer.
+	if c.SessionIdle < c.AccessTokenTTL || c.SessionIdle > c.SessionLifetime {
+		l.errs = append(l.errs, fmt.Errorf("FORTRESS_SESSION_IDLE: must be between FORTRESS_ACCESS_TOKEN_TTL (%s) and FORTRESS_SESSION_LIFETIME (%s) (got %s)",
+			c.AccessTokenTTL, c.SessionLifetime, c.SessionIdle))
+	}
 	c.AllowedHosts = l.hosts("ALLOWED_HOSTS", []string{"localhost", "127.0.0.1", "::1"})
 	if prod && slices.Contains(c.AllowedHosts, "*") {
 		c.Warnings = append(c.Warnings, `ALLOWED_HOSTS contains "*": the Host header is not checked`)
@@ -152,6 +168,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.HTTPSRedirect = l.boolean("ENABLE_HTTPS_REDIRECT", false)
 	c.MaxBodyBytes = l.integer("FORTRESS_MAX_BODY_BYTES", 1<<20, 1<<10, 64<<20)
 	c.ShutdownTimeout = l.duration("FORTRESS_SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, 5*time.Minute)
+	c.ShutdownDelay = l.duration("FORTRESS_SHUTDOWN_DELAY", 0, 0, time.Minute)
 	c.LogLevel = l.logLevel("FORTRESS_LOG_LEVEL")
 	c.LogFormat = l.oneOf("FORTRESS_LOG_FORMAT", "json", "json", "text")
 	c.Argon2MemoryKiB = uint32(l.integer("FORTRESS_ARGON2_MEMORY_KIB", Argon2MemoryKiBProductionMin, 8192, 1<<20)) //nolint:gosec // G115: integer returns the default or a value in [8192, 1<<20], which fits uint32
@@ -200,6 +217,7 @@ func (c Config) String() string {
 	line := func(name string, value any) { fmt.Fprintf(&b, "%s=%v\n", name, value) }
 	line("Env", strconv.Quote(c.Env))
 	line("Addr", strconv.Quote(c.Addr))
+	line("MetricsAddr", strconv.Quote(c.MetricsAddr))
 	line("Engine", strconv.Quote(string(c.Engine)))
 	line("DatabaseURL", strconv.Quote(c.DatabaseURL.String()))
 	line("SQLitePath", strconv.Quote(c.SQLitePath))
@@ -211,12 +229,15 @@ func (c Config) String() string {
 	line("JWTIssuer", strconv.Quote(c.JWTIssuer))
 	line("JWTAudience", strconv.Quote(c.JWTAudience))
 	line("AccessTokenTTL", c.AccessTokenTTL)
+	line("SessionLifetime", c.SessionLifetime)
+	line("SessionIdle", c.SessionIdle)
 	line("AllowedHosts", jsonList(c.AllowedHosts))
 	line("CORSOrigins", jsonList(c.CORSOrigins))
 	line("AutoMigrate", c.AutoMigrate)
 	line("HTTPSRedirect", c.HTTPSRedirect)
 	line("MaxBodyBytes", c.MaxBodyBytes)
 	line("ShutdownTimeout", c.ShutdownTimeout)
+	line("ShutdownDelay", c.ShutdownDelay)
 	line("LogLevel", c.LogLevel)
 	line("LogFormat", strconv.Quote(c.LogFormat))
 	line("Argon2MemoryKiB", c.Argon2MemoryKiB)
@@ -236,6 +257,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("env", c.Env),
 		slog.String("addr", c.Addr),
+		slog.String("metrics_addr", c.MetricsAddr),
 		slog.String("engine", string(c.Engine)),
 		slog.Any("database_url", c.DatabaseURL),
 		slog.String("sqlite_path", c.SQLitePath),
@@ -247,12 +269,15 @@ func (c Config) LogValue() slog.Value {
 		slog.String("jwt_issuer", c.JWTIssuer),
 		slog.String("jwt_audience", c.JWTAudience),
 		slog.Duration("access_token_ttl", c.AccessTokenTTL),
+		slog.Duration("session_lifetime", c.SessionLifetime),
+		slog.Duration("session_idle", c.SessionIdle),
 		slog.Any("allowed_hosts", c.AllowedHosts),
 		slog.Any("cors_origins", c.CORSOrigins),
 		slog.Bool("auto_migrate", c.AutoMigrate),
 		slog.Bool("https_redirect", c.HTTPSRedirect),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Duration("shutdown_delay", c.ShutdownDelay),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
 		slog.Uint64("argon2_memory_kib", uint64(c.Argon2MemoryKiB)),

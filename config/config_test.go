@@ -83,6 +83,8 @@ func TestLoadDefaults(t *testing.T) {
 				JWTIssuer:          "fortress",
 				JWTAudience:        "fortress-api",
 				AccessTokenTTL:     15 * time.Minute,
+				SessionLifetime:    30 * 24 * time.Hour,
+				SessionIdle:        7 * 24 * time.Hour,
 				AllowedHosts:       []string{"localhost", "127.0.0.1", "::1"},
 				CORSOrigins:        []string{},
 				AutoMigrate:        true,
@@ -215,6 +217,11 @@ func TestLoadValid(t *testing.T) {
 		{"ttl lower bound", with(base, "FORTRESS_ACCESS_TOKEN_TTL", "60s"), func(t *testing.T, c Config) {
 			eq(t, "AccessTokenTTL", c.AccessTokenTTL, time.Minute)
 		}},
+		{"sessions", with(with(base, "FORTRESS_SESSION_LIFETIME", "48h"), "FORTRESS_SESSION_IDLE", "2h"), func(t *testing.T, c Config) {
+			if c.SessionLifetime != 48*time.Hour || c.SessionIdle != 2*time.Hour {
+				t.Fatalf("sessions: got lifetime %s, idle %s; want 48h, 2h", c.SessionLifetime, c.SessionIdle)
+			}
+		}},
 		{"ttl upper bound", with(base, "FORTRESS_ACCESS_TOKEN_TTL", "24h"), func(t *testing.T, c Config) {
 			eq(t, "AccessTokenTTL", c.AccessTokenTTL, 24*time.Hour)
 		}},
@@ -311,6 +318,14 @@ func TestLoadInvalid(t *testing.T) {
 		{"ttl unit missing", with(base, "FORTRESS_ACCESS_TOKEN_TTL", "900"), `FORTRESS_ACCESS_TOKEN_TTL: must be a duration such as 30s, 15m or 1h (got "900")`},
 		{"ttl too short", with(base, "FORTRESS_ACCESS_TOKEN_TTL", "59s"), `FORTRESS_ACCESS_TOKEN_TTL: must be between 1m and 24h (got "59s")`},
 		{"ttl too long", with(base, "FORTRESS_ACCESS_TOKEN_TTL", "24h1s"), `FORTRESS_ACCESS_TOKEN_TTL: must be between 1m and 24h (got "24h1s")`},
+		{"metrics on the public port", with(base, "FORTRESS_ADDR", "127.0.0.1:8000", "FORTRESS_METRICS_ADDR", "127.0.0.1:8000"),
+			"FORTRESS_METRICS_ADDR: must differ from FORTRESS_ADDR: metrics are never served on the public port"},
+		{"metrics address without port", with(base, "FORTRESS_METRICS_ADDR", "localhost"), `FORTRESS_METRICS_ADDR: must be host:port, such as 127.0.0.1:8000 or :8000 (got "localhost")`},
+		{"session lifetime too short", with(base, "FORTRESS_SESSION_LIFETIME", "1m"), `FORTRESS_SESSION_LIFETIME: must be between 5m and 8784h (got "1m")`},
+		{"session idle shorter than the access token", with(with(base, "FORTRESS_ACCESS_TOKEN_TTL", "1h"), "FORTRESS_SESSION_IDLE", "30m"),
+			`FORTRESS_SESSION_IDLE: must be between FORTRESS_ACCESS_TOKEN_TTL (1h0m0s) and FORTRESS_SESSION_LIFETIME (720h0m0s) (got 30m0s)`},
+		{"session idle longer than the session", with(with(base, "FORTRESS_SESSION_LIFETIME", "24h"), "FORTRESS_SESSION_IDLE", "48h"),
+			`FORTRESS_SESSION_IDLE: must be between FORTRESS_ACCESS_TOKEN_TTL (15m0s) and FORTRESS_SESSION_LIFETIME (24h0m0s) (got 48h0m0s)`},
 		{"ttl negative", with(base, "FORTRESS_ACCESS_TOKEN_TTL", "-15m"), `FORTRESS_ACCESS_TOKEN_TTL: must be between 1m and 24h (got "-15m")`},
 		{"hosts empty json", with(base, "ALLOWED_HOSTS", "[]"), `ALLOWED_HOSTS: lists no host; name at least one, or "*" to accept any`},
 		{"hosts only commas", with(base, "ALLOWED_HOSTS", " , ,"), `ALLOWED_HOSTS: lists no host; name at least one, or "*" to accept any`},

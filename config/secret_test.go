@@ -119,8 +119,8 @@ func TestNothingLogsSecrets(t *testing.T) {
 			t.Errorf("logged config %s: got %v, want %v", key, got, want)
 		}
 	}
-	if len(line.Config) != 25 {
-		t.Errorf("logged config: got %d attributes, want 25 (every field but Warnings)", len(line.Config))
+	if len(line.Config) != 29 {
+		t.Errorf("logged config: got %d attributes, want 29 (every field but Warnings)", len(line.Config))
 	}
 }
 
@@ -148,8 +148,8 @@ func TestConfigString(t *testing.T) {
 			t.Errorf("String: got\n%s\nwant a line %s", s, want)
 		}
 	}
-	if lines := strings.Count(s, "\n") + 1; lines != 26 {
-		t.Errorf("String: got %d lines, want 26 (one per field)", lines)
+	if lines := strings.Count(s, "\n") + 1; lines != 30 {
+		t.Errorf("String: got %d lines, want 30 (one per field)", lines)
 	}
 	outs := []string{s, fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%v", &c)}
 	for _, verb := range []string{"%d", "%x", "%q"} { // a variable verb, since vet rightly flags %d on a struct

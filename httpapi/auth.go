@@ -23,13 +23,6 @@ type userResponse struct {
 	IsActive bool   `json:"is_active"`
 }
 
-// tokenResponse is the OAuth2 token response of POST /auth/login.
-type tokenResponse struct {
-	AccessToken string `json:"access_token" doc:"A JWT to send as 'Authorization: Bearer <token>'."`
-	TokenType   string `json:"token_type" doc:"Always 'bearer'."`
-	ExpiresIn   int64  `json:"expires_in" doc:"Seconds until the token expires."`
-}
-
 // Details of the contract (API.md) that clients and the original UI match on.
 const (
 	detailEmailTaken       = "The provided email may already be in use."
@@ -47,7 +40,7 @@ func normalizeEmail(email string) string {
 
 // handleRegister creates an account. The password is hashed before the uniqueness check, so that a taken
 // email costs the same time as a new one.
-func handleRegister(log *slog.Logger, users fortress.UserService, hasher fortress.PasswordHasher) http.Handler {
+func handleRegister(log *slog.Logger, users fortress.UserService, hasher fortress.PasswordHasher, audit auditor) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req registerRequest
 		if _, ok := decodeJSON(w, r, &req); !ok {
@@ -67,19 +60,20 @@ func handleRegister(log *slog.Logger, users fortress.UserService, hasher fortres
 			writeError(w, r, log, err)
 			return
 		}
-		log.InfoContext(r.Context(), "user registered", "event", "user.register", "user_id", u.ID,
-			"request_id", requestIDFrom(r.Context()))
+		audit.record(r, fortress.AuditEvent{Event: eventRegister, ActorID: u.ID, SubjectID: u.ID, Outcome: outcomeSuccess})
 		writeJSON(w, r, log, http.StatusCreated, userResponse{ID: u.ID, Email: u.Email, IsActive: u.IsActive})
 	})
 }
 
-// loginFormFields are the OAuth2 password-grant fields (RFC 6749 §4.3). scope and the client fields are
-// accepted for compatibility with OAuth2 clients such as the /docs page, and ignored.
-var loginFormFields = []string{"grant_type", "username", "password", "scope", "client_id", "client_secret"}
+// loginFormFields are the OAuth2 password-grant fields (RFC 6749 §4.3) and refresh_delivery. scope and
+// the client fields are accepted for compatibility with OAuth2 clients such as the /docs page, and ignored.
+var loginFormFields = []string{"grant_type", "username", "password", "scope", "client_id", "client_secret", "refresh_delivery"}
 
-// handleLogin exchanges an email and password for an access token. Every failure - unknown email, wrong
-// password, inactive account - gets the same answer after the same Argon2id work.
-func handleLogin(log *slog.Logger, users fortress.UserService, hasher fortress.PasswordHasher, tokens fortress.TokenService, ttl time.Duration, lockout *loginLockout) http.Handler {
+// handleLogin exchanges an email and password for a new session: an access token and a refresh token.
+// Every failure - unknown email, wrong password, inactive account - gets the same answer after the same
+// Argon2id work.
+func handleLogin(log *slog.Logger, users fortress.UserService, hasher fortress.PasswordHasher, sess *sessions, lockout *loginLockout) http.Handler {
+	audit := sess.audit
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		form, ok := decodeForm(w, r, loginFormFields...)
 		if !ok {
@@ -89,19 +83,27 @@ func handleLogin(log *slog.Logger, users fortress.UserService, hasher fortress.P
 		for key := range form {
 			seen[key] = false
 		}
-		lf := loginForm{GrantType: form.Get("grant_type"), Username: form.Get("username"), Password: form.Get("password")}
+		lf := loginForm{GrantType: form.Get("grant_type"), Username: form.Get("username"), Password: form.Get("password"),
+			RefreshDelivery: form.Get("refresh_delivery")}
 		errs := validateStruct(&lf, seen)
 		if _, set := form["grant_type"]; set && lf.GrantType != "password" {
 			errs = append(errs, fieldError{Location: "body", Field: "grant_type", Message: `must be "password"`})
+		}
+		if _, set := form["refresh_delivery"]; set && lf.RefreshDelivery != "body" && lf.RefreshDelivery != "cookie" {
+			errs = append(errs, fieldError{Location: "body", Field: "refresh_delivery", Message: `must be "body" or "cookie"`})
 		}
 		if len(errs) > 0 {
 			writeValidation(w, r, errs...)
 			return
 		}
+		cookie := lf.RefreshDelivery == "cookie"
+		if cookie && !sameOrigin(r) { // a cross-site login would sign the victim's browser into another account
+			writeProblem(w, r, http.StatusForbidden, detailCrossSite)
+			return
+		}
 		email, password := lf.Username, lf.Password
 		if wait, locked := lockout.locked(r.Context(), email); locked {
-			log.WarnContext(r.Context(), "login throttled", "event", "auth.login.throttled",
-				"client_ip", clientIP(r), "request_id", requestIDFrom(r.Context()))
+			audit.record(r, fortress.AuditEvent{Event: eventLoginThrottled, Outcome: outcomeDenied, Detail: "account_lockout"})
 			tooMany(w, r, wait, "Too many failed logins for this account; retry later.")
 			return
 		}
@@ -116,7 +118,7 @@ func handleLogin(log *slog.Logger, users fortress.UserService, hasher fortress.P
 				return
 			}
 			lockout.failed(r.Context(), email)
-			loginFailed(w, r, log, "unknown_email", 0)
+			loginFailed(w, r, audit, "unknown_email", 0)
 			return
 		}
 		match, rehash, err := hasher.Verify(r.Context(), password, u.PasswordHash)
@@ -130,22 +132,15 @@ func handleLogin(log *slog.Logger, users fortress.UserService, hasher fortress.P
 				reason = "inactive"
 			}
 			lockout.failed(r.Context(), email)
-			loginFailed(w, r, log, reason, u.ID)
+			loginFailed(w, r, audit, reason, u.ID)
 			return
 		}
 		lockout.succeeded(r.Context(), email)
 		if rehash {
 			upgradeHash(r.Context(), log, users, hasher, u.ID, password)
 		}
-		token, _, err := tokens.Issue(u.ID)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		log.InfoContext(r.Context(), "login succeeded", "event", "auth.login.success", "user_id", u.ID,
-			"client_ip", clientIP(r), "request_id", requestIDFrom(r.Context()))
-		w.Header().Set("Pragma", "no-cache")
-		writeJSON(w, r, log, http.StatusOK, tokenResponse{AccessToken: token, TokenType: "bearer", ExpiresIn: int64(ttl / time.Second)})
+		audit.record(r, fortress.AuditEvent{Event: eventLoginSuccess, ActorID: u.ID, SubjectID: u.ID, Outcome: outcomeSuccess})
+		sess.open(w, r, *u, cookie)
 	})
 }
 
@@ -178,16 +173,18 @@ func upgradeHash(ctx context.Context, log *slog.Logger, users fortress.UserServi
 	log.InfoContext(ctx, "password rehashed with current parameters", "event", "auth.password.rehash", "user_id", id)
 }
 
-func loginFailed(w http.ResponseWriter, r *http.Request, log *slog.Logger, reason string, userID int64) {
-	log.WarnContext(r.Context(), "login failed", "event", "auth.login.failure", "reason", reason,
-		"user_id", userID, "client_ip", clientIP(r), "request_id", requestIDFrom(r.Context()))
-	w.Header().Set("WWW-Authenticate", "Bearer")
-	writeProblem(w, r, http.StatusUnauthorized, detailBadCredentials)
+// loginFailed records a failed login and answers it. The audit log keeps the reason; the client sees the
+// same answer for every reason.
+func loginFailed(w http.ResponseWriter, r *http.Request, audit auditor, reason string, userID int64) {
+	audit.record(r, fortress.AuditEvent{Event: eventLoginFailure, SubjectID: userID, Outcome: outcomeFailure, Detail: reason})
+	unauthorized(w, r, detailBadCredentials)
 }
 
-// requireUser admits requests that carry a valid bearer token of an existing, active user, and puts
-// that user in the request's context.
-func requireUser(log *slog.Logger, users fortress.UserService, tokens fortress.TokenService) Middleware {
+// requireUser admits requests that carry a valid bearer token whose session is still open, of an active
+// user, and puts that user and session in the request's context. The session check is what makes logout,
+// password change and deactivation take effect at once; it costs one query by primary key, which replaces
+// the user lookup a token alone would need anyway.
+func requireUser(log *slog.Logger, sessions fortress.SessionService, tokens fortress.TokenService) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			scheme, raw, _ := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -200,16 +197,19 @@ func requireUser(log *slog.Logger, users fortress.UserService, tokens fortress.T
 				unauthorized(w, r, detailInvalidToken)
 				return
 			}
-			u, err := users.FindUserByID(r.Context(), claims.UserID)
+			u, err := sessions.SessionUser(r.Context(), claims.SessionID, time.Now())
 			switch {
-			case fortress.ErrorCode(err) == fortress.ENOTFOUND || err == nil && !u.IsActive:
+			case fortress.ErrorCode(err) == fortress.EUNAUTHORIZED || err == nil && u.ID != claims.UserID:
 				unauthorized(w, r, detailInvalidToken)
 				return
 			case err != nil:
 				writeError(w, r, log, err)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(withUser(r.Context(), u)))
+			if holder, ok := r.Context().Value(routeKey).(*routeHolder); ok {
+				holder.userID = u.ID // for the access log
+			}
+			next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), u, claims.SessionID)))
 		})
 	}
 }
@@ -219,13 +219,28 @@ func unauthorized(w http.ResponseWriter, r *http.Request, detail string) {
 	writeProblem(w, r, http.StatusUnauthorized, detail)
 }
 
-// withUser returns ctx carrying the admitted user.
-func withUser(ctx context.Context, u fortress.User) context.Context {
-	return context.WithValue(ctx, userKey, u)
+// caller is who requireUser admitted: the user, and the session of their token.
+type caller struct {
+	user      fortress.User
+	sessionID int64
 }
+
+// withCaller returns ctx carrying the admitted user and session.
+func withCaller(ctx context.Context, u fortress.User, sessionID int64) context.Context {
+	return context.WithValue(ctx, userKey, caller{user: u, sessionID: sessionID})
+}
+
+// withUser is withCaller without a session, for tests of what needs only the user.
+func withUser(ctx context.Context, u fortress.User) context.Context { return withCaller(ctx, u, 0) }
 
 // userFrom returns the user that requireUser admitted.
 func userFrom(ctx context.Context) fortress.User {
-	u, _ := ctx.Value(userKey).(fortress.User)
-	return u
+	c, _ := ctx.Value(userKey).(caller)
+	return c.user
+}
+
+// sessionFrom returns the id of the session whose token requireUser admitted.
+func sessionFrom(ctx context.Context) int64 {
+	c, _ := ctx.Value(userKey).(caller)
+	return c.sessionID
 }

@@ -69,8 +69,14 @@ func TestLogin(t *testing.T) {
 			wantStatus(t, rec, http.StatusOK)
 			var got map[string]any
 			decodeBody(t, rec, &got)
-			if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, []string{"access_token", "expires_in", "token_type"}) {
-				t.Errorf("login body keys got %v, want [access_token expires_in token_type]", keys)
+			if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, []string{"access_token", "expires_in", "refresh_token", "token_type"}) {
+				t.Errorf("login body keys got %v, want [access_token expires_in refresh_token token_type]", keys)
+			}
+			if rt, _ := got["refresh_token"].(string); len(rt) != 43 {
+				t.Errorf("refresh_token got %q, want 43 characters of base64url (256 bits)", rt)
+			}
+			if c := rec.Header().Get("Set-Cookie"); c != "" {
+				t.Errorf("Set-Cookie got %q, want none: API clients get the refresh token in the body", c)
 			}
 			if got["token_type"] != "bearer" {
 				t.Errorf("token_type got %v, want bearer", got["token_type"])
@@ -344,15 +350,28 @@ func TestAuthFailures(t *testing.T) {
 	forged := forgeToken(t, jwt.SigningMethodHS256, []byte("another secret that is 32+ bytes long!!"), kid, claims())
 	algNone := forgeToken(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, kid, claims())
 	hs512 := forgeToken(t, jwt.SigningMethodHS512, testSecret, kid, claims())
-	past := newTestTokens(t, func() time.Time { return now.Add(-time.Hour) })
-	expired, _, err := past.Issue(id)
+	goodClaims, err := e.tokens.Verify(good)
 	if err != nil {
-		t.Fatalf("Issue: got error %v, want nil", err)
+		t.Fatalf("Verify: got error %v, want nil", err)
 	}
-	ghost, _, err := e.tokens.Issue(id + 1000) // a well-signed token of a user that never existed
+	sid := goodClaims.SessionID
+	issue := func(m *token.Manager, userID, sessionID int64) string {
+		t.Helper()
+		tok, _, err := m.Issue(userID, sessionID)
+		if err != nil {
+			t.Fatalf("Issue: got error %v, want nil", err)
+		}
+		return tok
+	}
+	expired := issue(newTestTokens(t, func() time.Time { return now.Add(-time.Hour) }), id, sid)
+	ghost := issue(e.tokens, id+1000, sid)     // well signed, for a user that never existed, in a live session
+	noSession := issue(e.tokens, id, sid+1000) // well signed, for a session that never existed
+	_, other := e.user("dave-other@example.com")
+	otherClaims, err := e.tokens.Verify(other)
 	if err != nil {
-		t.Fatalf("Issue: got error %v, want nil", err)
+		t.Fatalf("Verify: got error %v, want nil", err)
 	}
+	stolenSession := issue(e.tokens, id, otherClaims.SessionID) // our user id in someone else's session
 	parts := strings.Split(good, ".")
 	tampered := parts[0] + "." + parts[1] + "x." + parts[2]
 
@@ -373,6 +392,8 @@ func TestAuthFailures(t *testing.T) {
 		{"alg HS512", "Bearer " + hs512, "Could not validate credentials"},
 		{"expired", "Bearer " + expired, "Could not validate credentials"},
 		{"user does not exist", "Bearer " + ghost, "Could not validate credentials"},
+		{"session does not exist", "Bearer " + noSession, "Could not validate credentials"},
+		{"another user's session", "Bearer " + stolenSession, "Could not validate credentials"},
 		{"huge token", "Bearer " + strings.Repeat("a", 10000), "Could not validate credentials"},
 	}
 	for _, tc := range tests {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fortress-dev/fortress"
 	"github.com/fortress-dev/fortress/password"
@@ -21,11 +22,13 @@ var errInternal = errors.New("sqlite: SQL logic error: no such table: users (/wo
 // whose cause is logged under the request id; domain errors map through the one table.
 func TestDependencyFailures(t *testing.T) {
 	users := &faultyUsers{}
+	sessions := &faultySessions{}
 	hasher := &countingHasher{}
 	e := newEnv(t, func(c *Config) {
 		users.UserService = c.Users
+		sessions.SessionService = c.Sessions
 		hasher.PasswordHasher = c.Passwords
-		c.Users, c.Passwords = users, hasher
+		c.Users, c.Sessions, c.Passwords = users, sessions, hasher
 	})
 	_, tok := e.user("fail@example.com")
 	unavailable := fmt.Errorf("ping: %w", fortress.ErrUnavailable)
@@ -54,16 +57,17 @@ func TestDependencyFailures(t *testing.T) {
 		}, "POST", "/auth/login", form, loginBody("fail@example.com", testPassword), 500, "Internal Server Error"},
 		{"login: verify fails", func() { hasher.verifyErr = errInternal }, "POST", "/auth/login", form,
 			loginBody("fail@example.com", testPassword), 500, "Internal Server Error"},
-		{"auth: user lookup fails", func() {
-			users.findUserByID = func(context.Context, int64) (fortress.User, error) { return fortress.User{}, errInternal }
+		{"auth: session check fails", func() {
+			sessions.sessionUser = func(context.Context, int64, time.Time) (fortress.User, error) { return fortress.User{}, errInternal }
 		}, "GET", "/items/", "", "", 500, "Internal Server Error"},
-		{"auth: user lookup unavailable", func() {
-			users.findUserByID = func(context.Context, int64) (fortress.User, error) { return fortress.User{}, unavailable }
+		{"auth: session check unavailable", func() {
+			sessions.sessionUser = func(context.Context, int64, time.Time) (fortress.User, error) { return fortress.User{}, unavailable }
 		}, "GET", "/items/", "", "", 503, fortress.ErrUnavailable.Message},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			*users = faultyUsers{UserService: users.UserService}
+			*sessions = faultySessions{SessionService: sessions.SessionService}
 			hasher.hashErr, hasher.verifyErr = nil, nil
 			tc.setup()
 			rec := e.serve(bearer(newRequest(tc.method, tc.path, tc.ct, tc.body), tok))
@@ -177,13 +181,13 @@ func TestItemStoreFailures(t *testing.T) {
 // TestAbortHandlerPanicPropagates: http.ErrAbortHandler is net/http's way to abort a response; it must
 // reach the server untouched instead of becoming a 500.
 func TestAbortHandlerPanicPropagates(t *testing.T) {
-	users := &faultyUsers{}
+	sessions := &faultySessions{}
 	e := newEnv(t, func(c *Config) {
-		users.UserService = c.Users
-		c.Users = users
+		sessions.SessionService = c.Sessions
+		c.Sessions = sessions
 	})
 	_, tok := e.user("abort@example.com")
-	users.findUserByID = func(context.Context, int64) (fortress.User, error) { panic(http.ErrAbortHandler) }
+	sessions.sessionUser = func(context.Context, int64, time.Time) (fortress.User, error) { panic(http.ErrAbortHandler) }
 	defer func() {
 		if v := recover(); v != http.ErrAbortHandler { //nolint:errorlint // recover() yields the panic value itself, never a wrapped error
 			t.Errorf("recovered %v, want http.ErrAbortHandler to propagate", v)
@@ -232,5 +236,27 @@ func TestJSONTypeNames(t *testing.T) {
 		if got := jsonType(kind); got != want {
 			t.Errorf("jsonType(%q): got %q, want %q", kind, got, want)
 		}
+	}
+}
+
+// TestClientGoneIsNotAServerError: a request whose client hung up, and whose store call was cancelled
+// with it, is recorded as 499 without an ERROR line, so it cannot inflate the 5xx ratio that pages.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	sessions := &faultySessions{}
+	e := newEnv(t, func(c *Config) { sessions.SessionService = c.Sessions; c.Sessions = sessions })
+	_, tok := e.user("gone-client@example.com")
+	ctx, cancel := context.WithCancel(context.Background())
+	sessions.sessionUser = func(ctx context.Context, _ int64, _ time.Time) (fortress.User, error) {
+		cancel() // the client disconnects while the query runs
+		return fortress.User{}, fmt.Errorf("query: %w", ctx.Err())
+	}
+	r := bearer(newRequest("GET", "/items/", "", ""), tok).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, r)
+	if rec.Code != statusClientClosedRequest {
+		t.Fatalf("status got %d, want %d", rec.Code, statusClientClosedRequest)
+	}
+	if strings.Contains(e.log.String(), `"level":"ERROR"`) {
+		t.Fatalf("log: got an ERROR line for a client that went away: %s", e.log.String())
 	}
 }

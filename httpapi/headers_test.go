@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fortress-dev/fortress"
 )
@@ -66,10 +67,10 @@ func checkSecurityHeaders(t testing.TB, r *http.Request, res *http.Response) {
 // TestSecurityHeadersOnEveryKindOfAnswer reaches each part of the stack that can answer and checks the
 // headers (env.serve checks them on every response; this test makes sure each kind is reached).
 func TestSecurityHeadersOnEveryKindOfAnswer(t *testing.T) {
-	users := &faultyUsers{}
+	sessions := &faultySessions{}
 	e := newEnv(t, func(c *Config) {
-		users.UserService = c.Users
-		c.Users = users
+		sessions.SessionService = c.Sessions
+		c.Sessions = sessions
 	})
 	_, tok := e.user("headers@example.com")
 
@@ -111,7 +112,9 @@ func TestSecurityHeadersOnEveryKindOfAnswer(t *testing.T) {
 			return r
 		}, 404},
 		{"500 from a panic", func() *http.Request {
-			users.findUserByID = func(context.Context, int64) (fortress.User, error) { panic("boom: runtime error in sqlite.go:12") }
+			sessions.sessionUser = func(context.Context, int64, time.Time) (fortress.User, error) {
+				panic("boom: runtime error in sqlite.go:12")
+			}
 			return bearer(newRequest("GET", "/items/", "", ""), tok)
 		}, 500},
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"net/http"
 	"reflect"
@@ -80,28 +81,84 @@ func buildOpenAPI(routes []route, version string) []byte {
 
 // tagDocs describes each tag that operations use.
 var tagDocs = map[string]string{
-	"auth":       "Accounts and access tokens: register, then log in with the OAuth2 password grant.",
+	"auth":       "Sign-in: register, log in with the OAuth2 password grant, refresh and log out.",
+	"account":    "The signed-in user's own account: who they are, their password, their sessions, deleting it.",
+	"admin":      "Administration, for the admin role only: accounts and the audit log.",
 	"items":      "The authenticated user's items. Every item belongs to one user and is invisible to others.",
 	"operations": "Probes for orchestrators and load balancers, and this document.",
 	"ui":         "The embedded web UI and interactive docs, served from this server under a strict CSP.",
 }
 
-// jwtDescription is shared by both security schemes, which carry the same token.
-const jwtDescription = "A JWT access token from POST /auth/login, sent as 'Authorization: Bearer <token>'. " +
-	"Tokens follow the JWT best current practices of RFC8725: they are signed with HS256, and verification " +
-	"pins the algorithm (never 'none'), the key id, the issuer and the audience, requires exp, nbf and iat, " +
-	"refuses unknown critical headers and tokens over 4096 characters, and decodes strictly. They are " +
-	"short-lived (15 minutes by default, at most 24 hours); there are no refresh tokens: log in again."
+// jwtDescription is shared by both security schemes, which carry the same token and the same scopes.
+var jwtDescription = "A JWT access token from POST /auth/login or POST /auth/refresh, sent as " +
+	"'Authorization: Bearer <token>'. Tokens follow the JWT best current practices of RFC8725: they are " +
+	"signed with HS256 or EdDSA (Ed25519), and verification pins the algorithm (never 'none'), the key id, " +
+	"the issuer and the audience, requires exp, nbf and iat, refuses unknown critical headers and tokens " +
+	"over 4096 characters, and decodes strictly. They are short-lived (15 minutes by default, at most 24 " +
+	"hours): POST /auth/refresh (the password flow's refreshUrl) exchanges the session's refresh token, " +
+	"which changes on every use, for a new access token. It reads the refresh token from a JSON body " +
+	`({"refresh_token": "..."}) or, for browsers, from its cookie; not from the form of RFC 6749 section 6 ` +
+	"(grant_type=refresh_token), which it answers 415. Every token belongs to a session and stops working " +
+	"at once when the session ends (sign-out, a password change, deactivation).\n\n" +
+	"The scopes of each operation's security requirement name the permission it requires. They describe " +
+	"the API, not the token: permissions are granted by the account's role, which is read on every request " +
+	"(" + rolesDoc + "), never requested. A login's scope parameter is ignored, tokens carry no scopes, and " +
+	"an operation whose permission the caller's role lacks is answered 403."
+
+// rolesDoc says which permissions each role grants, from rolePermissions.
+var rolesDoc = func() string {
+	roles := slices.Sorted(maps.Keys(rolePermissions))
+	parts := make([]string, len(roles))
+	for i, role := range roles {
+		parts[i] = role + ": " + strings.Join(rolePermissions[role], ", ")
+	}
+	return strings.Join(parts, "; ")
+}()
+
+// permissionDocs describes each permission of permissions.go, which the security schemes publish as
+// scopes.
+var permissionDocs = map[string]string{
+	permItemsOwn:    "Create, list, read, change and delete one's own items.",
+	permAccountOwn:  "Read and delete one's own account, change its password, sign out, list and end its sessions.",
+	permUsersManage: "List and read any account, change its role, deactivate or reactivate it.",
+	permAuditRead:   "Read the audit log.",
+}
+
+// scopes describes every permission a role grants, as the OAuth2 scopes of the password flow. It panics
+// on a permission without a description.
+func scopes() map[string]any {
+	out := map[string]any{}
+	for _, perms := range rolePermissions {
+		for _, p := range perms {
+			doc, ok := permissionDocs[p]
+			if !ok {
+				panic("httpapi: OpenAPI: permission without a description: " + p)
+			}
+			var roles []string
+			for role, granted := range rolePermissions {
+				if slices.Contains(granted, p) {
+					roles = append(roles, role)
+				}
+			}
+			slices.Sort(roles)
+			out[p] = doc + " Granted to: " + strings.Join(roles, ", ") + "."
+		}
+	}
+	return out
+}
 
 // securitySchemes offers the token two ways: the OAuth2 password flow lets Swagger UI's Authorize log in
-// with an email and password, and the bearer scheme lets a client paste a token it already has.
+// with an email and password, and the bearer scheme lets a client paste a token it already has. Both list
+// the permissions as scopes: OpenAPI 3.1 allows role names in the requirements of any scheme.
 func securitySchemes() map[string]any {
 	return map[string]any{
 		"OAuth2PasswordBearer": map[string]any{
 			"type":        "oauth2",
 			"description": jwtDescription,
 			"flows": map[string]any{
-				"password": map[string]any{"tokenUrl": "/auth/login", "scopes": map[string]any{}}, //nolint:gosec // G101: the OAuth2 flow's name and URL, not a credential
+				"password": map[string]any{ //nolint:gosec // G101: the OAuth2 flow's name and URLs, not a credential
+					"tokenUrl": "/auth/login", "refreshUrl": "/auth/refresh", "scopes": scopes(),
+				},
 			},
 		},
 		"BearerJWT": map[string]any{
@@ -160,14 +217,22 @@ func headerComponents() map[string]any {
 			"schema": map[string]any{"type": "string", "format": "uri-reference", "maxLength": 64,
 				"pattern": `^/items/[1-9][0-9]{0,18}$`},
 		},
+		"Set-Cookie": map[string]any{
+			"description": "The browser's refresh token: " + refreshCookie + "=<token>; Path=" + refreshCookiePath +
+				"; HttpOnly; SameSite=Strict; Secure over HTTPS. Set by a login with refresh_delivery=cookie and by " +
+				"every cookie refresh; cleared (Max-Age=0) by logout, a refused refresh, a password change and " +
+				"account deletion.",
+			"schema": map[string]any{"type": "string", "maxLength": 256,
+				"pattern": "^" + refreshCookie + `=[A-Za-z0-9_-]*; Path=` + refreshCookiePath + `; (Max-Age=[0-9]+; )?HttpOnly(; Secure)?; SameSite=Strict$`},
+		},
 		"X-Total-Count": map[string]any{
-			"description": "The caller's total number of items, in all pages.",
+			"description": "The total number of matching entries, in all pages.",
 			"schema":      map[string]any{"type": "integer", "format": "int64", "minimum": 0, "maximum": int64(math.MaxInt64)},
 		},
 		"Link": map[string]any{
-			"description": `The next page, as <path?limit=..&offset=..>; rel="next"; absent on the last page.`,
-			"schema": map[string]any{"type": "string", "maxLength": 128,
-				"pattern": `^</items/?\?limit=[0-9]+&offset=[0-9]+>; rel="next"$`},
+			"description": `The next page, as <path?limit=..&offset=..[&filters]>; rel="next"; absent on the last page.`,
+			"schema": map[string]any{"type": "string", "maxLength": 2048,
+				"pattern": `^</[a-z/]+\?[^>]*limit=[0-9]+[^>]*>; rel="next"$`},
 		},
 	}
 }
@@ -285,6 +350,19 @@ func (g *docGen) operation(op operation) map[string]any {
 			"name": p.Name, "in": p.In, "required": p.In == "path", "description": p.Doc, "schema": schema,
 		})
 	}
+	for _, p := range op.query {
+		// textParam.parse applies the one-line rule, and a Pattern of its own instead when it has one.
+		schema := map[string]any{"type": "string", "maxLength": p.Max, "pattern": patternLine}
+		if p.Pattern != nil {
+			schema["pattern"] = p.Pattern.String()
+		}
+		if p.Format != "" {
+			schema["format"] = p.Format
+		}
+		params = append(params, map[string]any{
+			"name": p.Name, "in": "query", "required": false, "description": p.Doc, "schema": schema,
+		})
+	}
 	if pv := op.pathValues; pv != nil {
 		longest := 0
 		for _, v := range pv.values {
@@ -350,7 +428,12 @@ func (g *docGen) operation(op operation) map[string]any {
 	}
 	if op.authenticated() {
 		errs = append(errs, http.StatusUnauthorized)
-		out["security"] = []any{map[string]any{"OAuth2PasswordBearer": []string{}}, map[string]any{"BearerJWT": []string{}}}
+		// Scoped by permission, so that no admin operation shares a requirement with another one.
+		if _, ok := permissionDocs[op.permission]; !ok {
+			panic("httpapi: OpenAPI: permission without a description: " + op.permission)
+		}
+		required := []string{op.permission}
+		out["security"] = []any{map[string]any{"OAuth2PasswordBearer": required}, map[string]any{"BearerJWT": required}}
 	}
 	if op.authenticated() || op.body != nil || op.form != nil {
 		// These reach the database or the password hasher, which may be unavailable.

@@ -1,11 +1,16 @@
 package httpapi
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	gotoken "go/token"
 	"log/slog"
 	"math"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -178,17 +183,29 @@ func checkRoutesAgainstDocument(t *testing.T, e *env) {
 		t.Errorf("documented operations got %d, want one per route (%d)", documented, len(e.srv.routes()))
 	}
 
-	_, tok := e.user("openapi@example.com")
+	n := 0
 	for path, ops := range paths {
 		for method, op := range ops.(map[string]any) {
 			op := op.(map[string]any)
 			method := strings.ToUpper(method)
+			n++
+			// Each operation gets its own account, so that one that ends sessions or deletes the account
+			// leaves the others' tokens working.
+			uid, tok := e.user(fmt.Sprintf("openapi-%d@example.com", n))
 			t.Run(method+" "+path, func(t *testing.T) {
 				target := path
 				if strings.Contains(target, "{item_id}") {
 					it := e.createItem(tok, "for "+method, nil)
 					target = strings.ReplaceAll(target, "{item_id}", strconv.FormatInt(it.ID, 10))
 				}
+				if strings.Contains(target, "{session_id}") {
+					claims, err := e.tokens.Verify(tok)
+					if err != nil {
+						t.Fatalf("Verify: %v", err)
+					}
+					target = strings.ReplaceAll(target, "{session_id}", strconv.FormatInt(claims.SessionID, 10))
+				}
+				target = strings.ReplaceAll(target, "{user_id}", strconv.FormatInt(uid, 10))
 				target = strings.ReplaceAll(target, "{path}", "app.js")
 				if strings.Contains(target, "{") {
 					t.Fatalf("path %s has a parameter this test cannot fill", path)
@@ -633,5 +650,284 @@ func TestOpenAPIRefusalsConform(t *testing.T) {
 	conformAnswer(t, doc, login, rec, true)
 	if rec.Header().Get("Retry-After") == "" {
 		t.Error("Retry-After: absent on 429, want present")
+	}
+}
+
+// TestOpenAPISecurity: every authenticated operation requires its route's permission, as a scope of each
+// scheme; the scopes are the permissions that roles grant, declared in the OAuth2 flow whose URLs are this
+// API's public login and refresh; and no admin operation shares a security requirement with another one
+// (what Spectral's owasp:api5:2023-admin-security-unique and oas3-operation-security-defined check).
+func TestOpenAPISecurity(t *testing.T) {
+	e := newEnv(t)
+	doc := openAPIDoc(t, e)
+	schemes := at(t, doc, "components", "securitySchemes").(map[string]any)
+	flow := at(t, doc, "components", "securitySchemes", "OAuth2PasswordBearer", "flows", "password").(map[string]any)
+	for key, path := range map[string]string{"tokenUrl": "/auth/login", "refreshUrl": "/auth/refresh"} {
+		if flow[key] != path {
+			t.Errorf("password flow %s got %v, want %s", key, flow[key], path)
+		}
+		if _, secured := at(t, doc, "paths", path, "post").(map[string]any)["security"]; secured {
+			t.Errorf("POST %s (the flow's %s): security documented, want a public operation", path, key)
+		}
+	}
+	// The schemes' description says that the refreshUrl does not take RFC 6749's refresh form.
+	rec := e.do("POST", "/auth/refresh", "", "application/x-www-form-urlencoded", "grant_type=refresh_token&refresh_token=x")
+	wantStatus(t, rec, http.StatusUnsupportedMediaType)
+
+	declared := flow["scopes"].(map[string]any)
+	var granted []string
+	for _, perms := range rolePermissions {
+		granted = append(granted, perms...)
+	}
+	slices.Sort(granted)
+	if got := keys(declared); !slices.Equal(got, slices.Compact(granted)) {
+		t.Errorf("declared scopes got %v, want the permissions roles grant %v", got, slices.Compact(granted))
+	}
+
+	paths := at(t, doc, "paths").(map[string]any)
+	admin, other := map[string]string{}, map[string]bool{}
+	for _, rt := range e.srv.routes() {
+		path := strings.ReplaceAll(rt.path, "...}", "}")
+		op := at(t, paths, path, strings.ToLower(rt.method)).(map[string]any)
+		reqs, _ := op["security"].([]any)
+		if !rt.doc.authenticated() {
+			continue // checkRoutesAgainstDocument: a public operation documents no security
+		}
+		if len(reqs) != len(schemes) {
+			t.Errorf("%s %s: %d security requirements, want one per scheme (%d)", rt.method, path, len(reqs), len(schemes))
+		}
+		for _, req := range reqs {
+			for scheme, scopes := range req.(map[string]any) {
+				if _, ok := schemes[scheme]; !ok {
+					t.Errorf("%s %s: requirement of scheme %q, want a declared scheme %v", rt.method, path, scheme, keys(schemes))
+				}
+				got := toStrings(scopes)
+				if !slices.Equal(got, []string{rt.doc.permission}) {
+					t.Errorf("%s %s: %s scopes got %v, want [%s]", rt.method, path, scheme, got, rt.doc.permission)
+				}
+				for _, s := range got {
+					if _, ok := declared[s]; !ok {
+						t.Errorf("%s %s: scope %q, want one of the declared %v", rt.method, path, s, keys(declared))
+					}
+				}
+			}
+			b, _ := json.Marshal(req)
+			if strings.HasPrefix(path, "/admin/") {
+				admin[string(b)] = rt.method + " " + path
+			} else {
+				other[string(b)] = true
+			}
+		}
+	}
+	if len(admin) == 0 {
+		t.Fatal("no admin operation documents security, want some")
+	}
+	for req, where := range admin {
+		if other[req] {
+			t.Errorf("%s: requirement %s is shared with a non-admin operation, want it unique to admin ones", where, req)
+		}
+	}
+}
+
+// TestOpenAPIQueryParameters: every documented query parameter is one its handler reads, and the
+// document and the handler agree on its values: a probe that the schema admits is served, and one that it
+// refuses is answered 422 naming the parameter.
+func TestOpenAPIQueryParameters(t *testing.T) {
+	e := newEnv(t)
+	doc := openAPIDoc(t, e)
+	_, tok := e.adminUser("query@example.com") // an administrator may call every operation
+	probed := map[string]bool{}
+	for path, ops := range at(t, doc, "paths").(map[string]any) {
+		for method, op := range ops.(map[string]any) {
+			params, _ := op.(map[string]any)["parameters"].([]any)
+			for _, p := range params {
+				p := p.(map[string]any)
+				if p["in"] != "query" {
+					continue
+				}
+				name := p["name"].(string)
+				where := strings.ToUpper(method) + " " + path + " ?" + name
+				if required, _ := p["required"].(bool); required {
+					t.Errorf("%s: required, want optional (every query parameter is)", where)
+				}
+				if d, _ := p["description"].(string); d == "" {
+					t.Errorf("%s: no description, want one", where)
+				}
+				if strings.Contains(path, "{") {
+					t.Fatalf("%s: the path has a parameter this test cannot fill", where)
+				}
+				schema := p["schema"].(map[string]any)
+				for _, v := range queryProbes(t, schema) {
+					target := path + "?" + url.Values{name: {v}}.Encode()
+					rec := e.do(strings.ToUpper(method), target, tok, "", "")
+					admitted := admits(t, schema, v)
+					switch {
+					case admitted && rec.Code != http.StatusOK:
+						t.Errorf("%s=%q: the schema admits it, but got %d (body %.200s), want 200", where, v, rec.Code, rec.Body.String())
+					case !admitted && !refusesQuery(rec, name):
+						t.Errorf("%s=%q: the schema refuses it, but got %d (body %.200s), want 422 naming %s", where, v, rec.Code, rec.Body.String(), name)
+					}
+				}
+				probed[name] = true
+			}
+		}
+	}
+	for _, name := range []string{"limit", "offset", "q", "event", "since", "until", "user_id"} {
+		if !probed[name] {
+			t.Errorf("query parameter %s: not documented, want it probed", name)
+		}
+	}
+}
+
+// queryProbes are values for a query parameter of schema: its edges, values just outside them, and for
+// strings the control characters that checkString refuses, appended to a value the schema admits.
+func queryProbes(t *testing.T, schema map[string]any) []string {
+	t.Helper()
+	if hasType(schema, "integer") {
+		low, high := schema["minimum"].(float64), schema["maximum"].(float64)
+		probes := []string{fmt.Sprint(int64(low)), "x", ""}
+		if high < math.MaxInt64 {
+			probes = append(probes, fmt.Sprint(int64(high)), fmt.Sprint(int64(high)+1))
+		}
+		if low > math.MinInt64 {
+			probes = append(probes, fmt.Sprint(int64(low)-1))
+		}
+		return probes
+	}
+	candidates := []string{"", "a", "example", "admin.role.change", "2000-01-01T00:00:00Z", "2000-01-01T00:00:00+01:00"}
+	probes := slices.Clone(candidates)
+	valid := ""
+	for _, c := range candidates {
+		if c != "" && admits(t, schema, c) {
+			valid = c
+			break
+		}
+	}
+	if valid == "" {
+		t.Fatalf("schema %v: admits none of %q, want a value to probe with", schema, candidates)
+	}
+	for _, bad := range []string{"\x00", "\x01", "\t", "\n", "\x7f", "\u0085", "\u202e", "\u2066", "\ufffd"} {
+		probes = append(probes, valid+bad)
+	}
+	if most, ok := schema["maxLength"].(float64); ok {
+		probes = append(probes, strings.Repeat("a", int(most)), strings.Repeat("a", int(most)+1))
+	}
+	return probes
+}
+
+// admits reports whether the query value v conforms to schema, in the subset of JSON Schema that query
+// parameters use. A date-time is read as time.Parse reads RFC 3339, which is stricter than some
+// validators: the probes avoid the difference (lower-case t and z, leap seconds).
+func admits(t *testing.T, schema map[string]any, v string) bool {
+	t.Helper()
+	if hasType(schema, "integer") {
+		n, err := strconv.ParseInt(v, 10, 64)
+		return err == nil && float64(n) >= schema["minimum"].(float64) && float64(n) <= schema["maximum"].(float64)
+	}
+	if most, ok := schema["maxLength"].(float64); ok && float64(utf8.RuneCountInString(v)) > most {
+		return false
+	}
+	if least, ok := schema["minLength"].(float64); ok && float64(utf8.RuneCountInString(v)) < least {
+		return false
+	}
+	if p, ok := schema["pattern"].(string); ok && !goPattern(t, p).MatchString(v) {
+		return false
+	}
+	if schema["format"] == "date-time" {
+		if _, err := time.Parse(time.RFC3339, v); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// refusesQuery reports whether rec is a 422 that lists the query parameter name among its errors.
+func refusesQuery(rec *httptest.ResponseRecorder, name string) bool {
+	if rec.Code != http.StatusUnprocessableEntity {
+		return false
+	}
+	var p struct {
+		Errors []fieldError `json:"errors"`
+	}
+	if json.Unmarshal(rec.Body.Bytes(), &p) != nil {
+		return false
+	}
+	return slices.ContainsFunc(p.Errors, func(fe fieldError) bool { return fe.Location == "query" && fe.Field == name })
+}
+
+// TestAuditEventNamesMatchDocument: every event name of audit.go fits what the document says of
+// AuditEventResponse.event (the event filter's pattern), so that no stored event contradicts it.
+func TestAuditEventNamesMatchDocument(t *testing.T) {
+	f, err := parser.ParseFile(gotoken.NewFileSet(), "audit.go", nil, 0)
+	if err != nil {
+		t.Fatalf("parsing audit.go: got %v, want nil", err)
+	}
+	n := 0
+	ast.Inspect(f, func(node ast.Node) bool {
+		spec, ok := node.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		for i, name := range spec.Names {
+			if !strings.HasPrefix(name.Name, "event") || i >= len(spec.Values) {
+				continue
+			}
+			lit, ok := spec.Values[i].(*ast.BasicLit)
+			if !ok {
+				t.Errorf("%s: got %T, want a string literal", name.Name, spec.Values[i])
+				continue
+			}
+			v, _ := strconv.Unquote(lit.Value)
+			if !eventParam.Pattern.MatchString(v) || len(v) > eventParam.Max {
+				t.Errorf("%s = %q: want a match of %s of at most %d characters", name.Name, v, eventParam.Pattern, eventParam.Max)
+			}
+			n++
+		}
+		return true
+	})
+	if n == 0 {
+		t.Fatal("audit.go: no event constants found, want some")
+	}
+}
+
+// TestStoredStringPatterns: the patterns the document states for stored client addresses and User-Agent
+// headers hold for what clientIP writes and what net/http admits in a header.
+func TestStoredStringPatterns(t *testing.T) {
+	ip := goPattern(t, patternClientIP)
+	for _, remote := range []string{"192.0.2.1:1234", "[2001:db8::1]:443", "[fe80::1%eth0]:443", "[fe80::1%7]:443",
+		"[::ffff:192.0.2.1]:80", "[2001:db8:1:2:3:4:5:6]:1", "not an address", ""} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		if got := clientIP(r); !ip.MatchString(got) || utf8.RuneCountInString(got) > 64 {
+			t.Errorf("clientIP of peer %q = %q: want a match of %s of at most 64 characters", remote, got, patternClientIP)
+		}
+	}
+	if !ip.MatchString("") {
+		t.Errorf("%s: does not admit \"\" (the command line's audit events), want it to", patternClientIP)
+	}
+
+	ua := goPattern(t, patternHeaderValue)
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got <- r.UserAgent() }))
+	defer srv.Close()
+	for b := range 0x80 {
+		value := "a" + string(rune(b)) + "a"
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatalf("dial: got %v, want nil", err)
+		}
+		_, _ = fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n", value)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("User-Agent %q: reading the response: got %v, want nil", value, err)
+		}
+		_ = resp.Body.Close()
+		_ = conn.Close()
+		if resp.StatusCode != http.StatusOK {
+			continue // refused: nothing is stored
+		}
+		if seen := <-got; !ua.MatchString(seen) {
+			t.Errorf("User-Agent %q: admitted by net/http, but not a match of %s", seen, patternHeaderValue)
+		}
 	}
 }

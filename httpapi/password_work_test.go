@@ -49,7 +49,7 @@ func TestFailedLoginsDoTheSameWork(t *testing.T) {
 
 	// The failures are told apart in the log, for operators, but not in the answers.
 	log := e.log.String()
-	for _, reason := range []string{`"reason":"wrong_password"`, `"reason":"unknown_email"`, `"reason":"inactive"`} {
+	for _, reason := range []string{`"detail":"wrong_password"`, `"detail":"unknown_email"`, `"detail":"inactive"`} {
 		if !strings.Contains(log, reason) {
 			t.Errorf("log lacks %s, want every failure's reason logged", reason)
 		}

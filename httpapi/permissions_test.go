@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,7 +43,7 @@ func TestRequirePermission(t *testing.T) {
 		r := newRequest(http.MethodGet, "/x", "", "")
 		r = r.WithContext(withUser(r.Context(), fortress.User{ID: 1, Role: tc.role}))
 		rec := httptest.NewRecorder()
-		requirePermission(tc.perm)(ok).ServeHTTP(rec, r)
+		requirePermission(auditor{log: slog.New(slog.DiscardHandler)}, tc.perm)(ok).ServeHTTP(rec, r)
 		if rec.Code != tc.want {
 			t.Errorf("role %q, permission %q: got %d, want %d", tc.role, tc.perm, rec.Code, tc.want)
 		}

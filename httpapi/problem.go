@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -74,11 +75,21 @@ var errorStatus = map[string]int{
 	fortress.EUNAVAILABLE:  http.StatusServiceUnavailable,
 }
 
+// statusClientClosedRequest records a request whose client disconnected before the answer.
+const statusClientClosedRequest = 499
+
 // writeError answers with the problem that err's code maps to. An unexpected error becomes a generic 500
 // whose cause goes to the log only, next to the request id that the client sees.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	code := fortress.ErrorCode(err)
 	status, ok := errorStatus[code]
+	if !ok && r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
+		// The client hung up and its request's work was cancelled: nothing failed on our side, and nobody
+		// reads the answer. 499 (nginx's "client closed request") keeps it out of the 5xx error ratio.
+		log.DebugContext(r.Context(), "client went away", "request_id", requestIDFrom(r.Context()))
+		w.WriteHeader(statusClientClosedRequest)
+		return
+	}
 	if !ok {
 		log.ErrorContext(r.Context(), "request failed", "err", err, "request_id", requestIDFrom(r.Context()))
 		writeProblem(w, r, http.StatusInternalServerError, "Internal Server Error")

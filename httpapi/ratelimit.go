@@ -16,7 +16,7 @@ import (
 // request gets 429 with Retry-After; every limited response carries the IETF RateLimit-Policy and
 // RateLimit headers. A failing limiter lets the request through: an outage of the rate-limit store must
 // not become an outage of the API (WithFallback normally answers from memory first).
-func withRateLimit(log *slog.Logger, limiter ratelimit.Limiter, p ratelimit.Policy) Middleware {
+func withRateLimit(log *slog.Logger, obs Observer, limiter ratelimit.Limiter, p ratelimit.Policy) Middleware {
 	policyHeader := fmt.Sprintf(`%q;q=%d;w=%d`, p.Name, p.Limit, ceilSeconds(p.Window))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -34,6 +34,7 @@ func withRateLimit(log *slog.Logger, limiter ratelimit.Limiter, p ratelimit.Poli
 			h.Add("RateLimit-Policy", policyHeader)
 			h.Add("RateLimit", fmt.Sprintf(`%q;r=%d;t=%d`, p.Name, res.Remaining, ceilSeconds(res.Reset)))
 			if !res.Allowed {
+				obs.RateLimited(p.Name)
 				log.WarnContext(r.Context(), "rate limit exceeded", "event", "ratelimit.reject", "policy", p.Name,
 					"client_ip", clientIP(r), "request_id", requestIDFrom(r.Context()))
 				tooMany(w, r, res.RetryAfter, "Too many requests; retry later.")

@@ -25,6 +25,7 @@ type operation struct {
 	body             reflect.Type // JSON request struct, if any
 	form             reflect.Type // form request struct, if any
 	params           []intParam
+	query            []textParam       // optional string query parameters, which the handler parses
 	pathValues       *pathValues       // a string path parameter, if any
 	status           int               // success status
 	response         reflect.Type      // JSON success body, if any
@@ -51,6 +52,10 @@ func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
 func (s *Server) routes() []route {
 	c := s.cfg
 	log, users, items := c.Logger, c.Users, c.Items
+	lockout := &loginLockout{log: log, store: c.Limiter, policy: c.LoginLockout}
+	sess := &sessions{log: log, store: c.Sessions, tokens: c.Tokens, ttl: c.TokenTTL,
+		lifetime: c.SessionLifetime, idle: c.SessionIdle, audit: s.audit()}
+	acct := &account{log: log, users: users, hasher: c.Passwords, sessions: c.Sessions, lockout: lockout, audit: s.audit()}
 	itemErrors := []int{http.StatusNotFound, http.StatusUnprocessableEntity}
 
 	itemCreate := operation{id: "createItem", summary: "Create an item owned by the caller", tag: "items", permission: permItemsOwn,
@@ -71,7 +76,7 @@ func (s *Server) routes() []route {
 			description: "Answers 200 while the process serves HTTP; it checks nothing else, so that a slow " +
 				"database never gets healthy processes restarted. Exempt from the Host check and from rate limits.",
 			status: http.StatusOK, response: typeOf[healthResponse](), probe: true}},
-		{"GET", "/readyz", handleReady(log, c.Ready, s.draining.Load), operation{id: "ready", permission: permPublic,
+		{"GET", "/readyz", handleReady(log, c.Observer, c.Ready, s.draining.Load), operation{id: "ready", permission: permPublic,
 			summary: "Readiness: the database answers and its schema is current", tag: "operations",
 			description: "Answers 200 when this instance can serve requests, and 503 with Retry-After while the " +
 				"database does not answer, its schema is not current, or the instance is shutting down. The cause " +
@@ -98,7 +103,7 @@ func (s *Server) routes() []route {
 				"the media type of its file name's extension (or, without one, of its content). Only the files " +
 				"listed for path exist; any other path, a directory included, is answered 404."}},
 
-		{"POST", "/auth/register", handleRegister(log, users, c.Passwords), operation{id: "register", permission: permPublic,
+		{"POST", "/auth/register", handleRegister(log, users, c.Passwords, s.audit()), operation{id: "register", permission: permPublic,
 			summary: "Create an account", tag: "auth",
 			description: "Creates an active account and answers it with 201, never with its password hash. " +
 				"The email must be unused regardless of letter case; a taken email is answered 400 after the " +
@@ -108,18 +113,65 @@ func (s *Server) routes() []route {
 			errorDocs: map[int]string{http.StatusBadRequest: "The email may already be in use, the Host header is " +
 				"not one of the allowed hosts, or the body cannot be read.", http.StatusServiceUnavailable: busyDoc},
 			limit: &c.RegisterLimit}},
-		{"POST", "/auth/login", handleLogin(log, users, c.Passwords, c.Tokens, c.TokenTTL,
-			&loginLockout{log: log, store: c.Limiter, policy: c.LoginLockout}), operation{id: "login", permission: permPublic,
-			summary: "Exchange email and password for an access token (OAuth2 password grant)", tag: "auth",
+		{"POST", "/auth/login", handleLogin(log, users, c.Passwords, sess, lockout), operation{id: "login", permission: permPublic,
+			summary: "Sign in: exchange email and password for an access token and a refresh token (OAuth2 password grant)", tag: "auth",
 			description: "The OAuth2 resource-owner password grant (RFC 6749, section 4.3): the email goes in " +
-				"username. Every failure (unknown email, wrong password, inactive account) gets the same 401 " +
+				"username. It opens a session: a short-lived access token and a refresh token for POST /auth/refresh. " +
+				"Every failure (unknown email, wrong password, inactive account) gets the same 401 " +
 				"after the same work. While the login lockout is on (the default), repeated failures for one " +
 				"email are answered 429 with Retry-After until that email's budget refills; a successful login " +
 				"refills it.",
-			form: typeOf[loginForm](), status: http.StatusOK, response: typeOf[tokenResponse](),
-			errors: []int{http.StatusUnauthorized, http.StatusUnprocessableEntity}, limit: &c.LoginLimit,
+			form: typeOf[loginForm](), status: http.StatusOK, response: typeOf[tokenResponse](), headers: []string{"Set-Cookie"},
+			errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity}, limit: &c.LoginLimit,
 			errorDocs: map[int]string{http.StatusUnauthorized: "The email or password is wrong, or the account is inactive.",
+				http.StatusForbidden:          "refresh_delivery is 'cookie' and the request does not come from this origin.",
 				http.StatusServiceUnavailable: busyDoc}}},
+		{"POST", "/auth/refresh", sess.handleRefresh(), operation{id: "refresh", permission: permPublic,
+			summary: "Exchange a refresh token for a new access token and a new refresh token", tag: "auth",
+			description: "Browsers send no body: the refresh token comes from the HttpOnly cookie, and the request " +
+				"must come from this origin (Origin or Sec-Fetch-Site). API clients send the refresh token in the " +
+				"body. Either way the presented token dies and a new one replaces it; presenting a token that was " +
+				"already exchanged ends the whole session (someone else holds a copy). A session ends after its " +
+				"absolute lifetime, or when its refresh token goes unused longer than the idle timeout.",
+			body: typeOf[refreshRequest](), status: http.StatusOK, response: typeOf[tokenResponse](), headers: []string{"Set-Cookie"},
+			errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity},
+			errorDocs: map[int]string{http.StatusUnauthorized: "The refresh token is missing, unknown, already used, or its session has ended.",
+				http.StatusForbidden: "The cookie came with a request from another origin."}}},
+		{"POST", "/auth/logout", sess.handleLogout(), operation{id: "logout", permission: permAccountOwn,
+			summary: "Sign out: end the session of this access token", tag: "auth",
+			description: "Ends the session: its access tokens stop working at once, its refresh token too, and the " +
+				"browser's refresh cookie is cleared.",
+			status: http.StatusNoContent, headers: []string{"Set-Cookie"}}},
+		{"GET", "/auth/me", acct.handleMe(), operation{id: "getMe", permission: permAccountOwn,
+			summary: "The caller's account", tag: "account", description: "Answers the account of the access token.",
+			status: http.StatusOK, response: typeOf[meResponse]()}},
+		{"DELETE", "/auth/me", acct.handleAccountDelete(), operation{id: "deleteMe", permission: permAccountOwn,
+			summary: "Delete the caller's account, its items and its sessions", tag: "account",
+			description: "Asks for the password again. The audit log keeps the account's events. The last active " +
+				"administrator cannot delete their account (409).",
+			body: typeOf[accountDeleteRequest](), status: http.StatusNoContent, headers: []string{"Set-Cookie"},
+			errors:    []int{http.StatusForbidden, http.StatusConflict, http.StatusUnprocessableEntity},
+			errorDocs: map[int]string{http.StatusForbidden: "The password is wrong.", http.StatusConflict: detailLastAdmin, http.StatusServiceUnavailable: busyDoc}}},
+		{"POST", "/auth/password", acct.handlePasswordChange(), operation{id: "changePassword", permission: permAccountOwn,
+			summary: "Change the caller's password; every session ends", tag: "account",
+			description: "Asks for the current password. On success all of the user's sessions end, this one " +
+				"included, so whoever knew the old password is signed out; sign in again with the new one.",
+			body: typeOf[passwordChangeRequest](), status: http.StatusNoContent, headers: []string{"Set-Cookie"},
+			errors:    []int{http.StatusForbidden, http.StatusUnprocessableEntity},
+			errorDocs: map[int]string{http.StatusForbidden: "The current password is wrong.", http.StatusServiceUnavailable: busyDoc}}},
+		{"GET", "/auth/sessions", sess.handleSessionList(), operation{id: "listSessions", permission: permAccountOwn,
+			summary: "The caller's open sessions, newest first", tag: "account",
+			description: "Every session of the caller that can still be used, with the one of this token marked current.",
+			status:      http.StatusOK, response: typeOf[[]sessionResponse](), maxItems: maxSessionsListed}},
+		{"DELETE", "/auth/sessions", sess.handleSessionDeleteAll(), operation{id: "deleteSessions", permission: permAccountOwn,
+			summary: "Sign out everywhere: end all of the caller's sessions, this one included", tag: "account",
+			description: "Every access and refresh token of the caller stops working at once.",
+			status:      http.StatusNoContent, headers: []string{"Set-Cookie"}}},
+		{"DELETE", "/auth/sessions/{session_id}", sess.handleSessionDelete(), operation{id: "deleteSession", permission: permAccountOwn,
+			summary: "End one of the caller's sessions", tag: "account",
+			description: "Another user's session is answered 404 exactly like a missing one.",
+			params:      []intParam{sessionIDParam}, status: http.StatusNoContent,
+			errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity}}},
 
 		{"POST", "/items/", handleItemCreate(log, items), itemCreate},
 		{"POST", "/items", handleItemCreate(log, items), withID(itemCreate, "createItemNoSlash")},
@@ -142,6 +194,7 @@ func (s *Server) routes() []route {
 				"there was such an item, so that it reveals nothing about other users' ids.",
 			params: []intParam{itemIDParam}, status: http.StatusNoContent, errors: []int{http.StatusUnprocessableEntity}}},
 	}
+	rs = append(rs, s.adminRoutes()...)
 	// Only EdDSA public keys are published; with a shared HS256 secret alone there is nothing to serve,
 	// so the route does not exist (and is not documented).
 	if len(c.JWKS) > 0 {
@@ -178,4 +231,6 @@ type loginForm struct {
 	Scope        string `json:"scope" validate:"" doc:"Accepted and ignored."`
 	ClientID     string `json:"client_id" validate:"" doc:"Accepted and ignored."`
 	ClientSecret string `json:"client_secret" validate:"" doc:"Accepted and ignored."`
+	// RefreshDelivery "cookie" is for the browser UI; API clients keep the default.
+	RefreshDelivery string `json:"refresh_delivery" validate:"" doc:"Where the refresh token goes: 'body' (the default: the refresh_token field) or 'cookie' (an HttpOnly, SameSite=Strict cookie scoped to /auth, for browsers; the request must then come from this origin)."`
 }

@@ -8,8 +8,11 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/fortress-dev/fortress"
 )
 
 // Request bodies are Go structs whose `validate` tags are the single source of truth for their limits:
@@ -248,18 +251,22 @@ func typeSchema(t reflect.Type, r rules) map[string]any {
 		t, nullable = t.Elem(), true
 	}
 	s := map[string]any{}
-	switch t.Kind() {
-	case reflect.String:
+	switch {
+	case t == reflect.TypeFor[time.Time]():
+		s["type"] = "string"
+		s["format"] = "date-time"
+		s["maxLength"] = len(time.RFC3339Nano)
+	case t.Kind() == reflect.String:
 		return stringSchema(r, nullable)
-	case reflect.Int, reflect.Int64:
+	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
 		s["type"] = "integer"
 		s["format"] = "int64"
-	case reflect.Bool:
+	case t.Kind() == reflect.Bool:
 		s["type"] = "boolean"
-	case reflect.Slice:
+	case t.Kind() == reflect.Slice:
 		s["type"] = "array"
 		s["items"] = typeSchema(t.Elem(), rules{min: -1, max: -1})
-	case reflect.Struct:
+	case t.Kind() == reflect.Struct:
 		return jsonSchema(t)
 	default:
 		panic("httpapi: no schema for " + t.String())
@@ -319,9 +326,29 @@ func requestField(t reflect.Type, name string) map[string]any {
 // idBounds are those of a database id: positive, and an int64.
 var idBounds = map[string]any{"minimum": 1, "maximum": int64(math.MaxInt64)}
 
+// accountRef bounds an account id that is 0 when there is none (the actor and subject of an audit event).
+var accountRef = map[string]any{"minimum": 0, "maximum": int64(math.MaxInt64)}
+
+// roleEnum lists the roles an account can have.
+var roleEnum = map[string]any{"enum": []any{fortress.RoleUser, fortress.RoleAdmin}}
+
+// Patterns of stored strings that no request validated.
+const (
+	// patternClientIP is what clientIP writes, netip.Addr.String() or "unknown", or "" for an audit event
+	// of the command line. A peer's IPv6 address may carry a zone: an interface name or index.
+	patternClientIP = `^(|unknown|[0-9a-f.:]+(%[^\u0000-\u0020\u007f-\u009f]+)?)$`
+	// patternHeaderValue is what net/http admits in a request header value (httpguts.ValidHeaderFieldValue):
+	// no control character but tab. Bytes that are not UTF-8 are sent as U+FFFD.
+	patternHeaderValue = `^[^\u0000-\u0008\u000a-\u001f\u007f]*$`
+	// patternAuditRequestID is a request id (ours, or a trusted proxy's that validRequestID accepted), or ""
+	// for an audit event of the command line.
+	patternAuditRequestID = `^([A-Za-z0-9._-]{8,64})?$`
+)
+
 // fieldFacts completes the schemas of fields whose Go type does not tell their limits: the values
-// response fields can hold (what the handlers write, or what validated requests stored) and the one
-// value handleLogin accepts for grant_type. jsonSchema refuses a fact about a field that does not exist.
+// response fields can hold (what the handlers write, or what validated requests stored) and the values
+// that handlers accept beyond the validate tags (grant_type, refresh_delivery, an admin's role change).
+// jsonSchema refuses a fact about a field that does not exist.
 var fieldFacts = map[reflect.Type]map[string]map[string]any{
 	typeOf[healthResponse](): {"status": {"enum": []any{"ok", "ready"}}},
 	typeOf[userResponse](): {
@@ -334,6 +361,39 @@ var fieldFacts = map[reflect.Type]map[string]map[string]any{
 		"token_type":   {"enum": []any{"bearer"}},
 		// The configuration bounds FORTRESS_ACCESS_TOKEN_TTL to at most 24 hours.
 		"expires_in": {"minimum": 1, "maximum": 86400},
+		// 32 random bytes in unpadded base64url.
+		"refresh_token": {"minLength": 43, "maxLength": 43, "pattern": "^[A-Za-z0-9_-]{43}$"},
+	},
+	// Both engines' sessions table bounds user_agent to maxUserAgent and client_ip to 64 characters.
+	typeOf[sessionResponse](): {
+		"id":         idBounds,
+		"user_agent": {"maxLength": maxUserAgent, "pattern": patternHeaderValue},
+		"client_ip":  {"maxLength": 64, "pattern": patternClientIP},
+	},
+	typeOf[meResponse](): {
+		"id":    idBounds,
+		"email": requestField(typeOf[registerRequest](), "email"),
+		"role":  roleEnum,
+	},
+	typeOf[adminUserResponse](): {
+		"id":    idBounds,
+		"email": requestField(typeOf[registerRequest](), "email"),
+		"role":  roleEnum,
+	},
+	typeOf[adminUserUpdateRequest](): {"role": roleEnum},
+	// Stored audit fields are bounded by the audit_events table of both engines; what they hold is what
+	// auditor.record and the command line's auditCLI write. Event names are the constants of audit.go, which
+	// the event filter's pattern admits.
+	typeOf[auditEventResponse](): {
+		"id":         idBounds,
+		"actor_id":   accountRef,
+		"subject_id": accountRef,
+		"event":      {"minLength": 1, "maxLength": eventParam.Max, "pattern": eventParam.Pattern.String()},
+		"client_ip":  {"maxLength": 64, "pattern": patternClientIP},
+		"request_id": {"maxLength": maxRequestIDLen, "pattern": patternAuditRequestID},
+		"outcome":    {"enum": []any{outcomeSuccess, outcomeFailure, outcomeDenied}},
+		// Fixed reasons, role and permission names and counts: never free text of a request.
+		"detail": {"maxLength": 256, "pattern": patternLine},
 	},
 	typeOf[itemResponse](): {
 		"id":          idBounds,
@@ -347,8 +407,9 @@ var fieldFacts = map[reflect.Type]map[string]map[string]any{
 		// Error statuses only; int32 because a status has three digits.
 		"status": {"format": "int32", "minimum": 400, "maximum": 599},
 		// A detail may echo a truncated field name of the request, which can hold any character.
-		"detail":     {"maxLength": 1024},
-		"request_id": {"minLength": 32, "maxLength": 32, "pattern": "^[0-9a-f]{32}$"},
+		"detail": {"maxLength": 1024},
+		// Our own ids are 32 hex digits; a trusted proxy's may be a UUID or similar (validRequestID).
+		"request_id": {"minLength": 8, "maxLength": maxRequestIDLen, "pattern": "^[A-Za-z0-9._-]{8,64}$"},
 	},
 	typeOf[fieldError](): {
 		"location": {"enum": []any{"body", "query", "path", "header"}},
@@ -358,7 +419,11 @@ var fieldFacts = map[reflect.Type]map[string]map[string]any{
 		// key truncated to 64 bytes.
 		"message": {"maxLength": 512, "pattern": `^[^\u0000-\u001f\u007f-\u009f]*$`},
 	},
-	typeOf[loginForm](): {"grant_type": {"enum": []any{"password"}}},
+	// handleLogin refuses any other grant_type or refresh_delivery (when present).
+	typeOf[loginForm](): {
+		"grant_type":       {"enum": []any{"password"}},
+		"refresh_delivery": {"enum": []any{"body", "cookie"}},
+	},
 }
 
 // problemTitleMax and problemTitlePattern bound the titles, which are http.StatusText of an error status.

@@ -25,6 +25,14 @@ type Config struct {
 	Passwords fortress.PasswordHasher
 	Tokens    fortress.TokenService
 	TokenTTL  time.Duration // reported to clients as expires_in
+	Sessions  fortress.SessionService
+	Audit     fortress.AuditService // nil: security events go to the structured log only
+
+	// SessionLifetime is the absolute lifetime of a session, from its login, whatever its activity;
+	// SessionIdle ends a session whose refresh token has not been used for that long. Zero takes the
+	// defaults (DefaultSessionLifetime, DefaultSessionIdle).
+	SessionLifetime time.Duration
+	SessionIdle     time.Duration
 
 	// Ready reports whether the instance can serve: the database answers and its schema is current.
 	Ready func(context.Context) error
@@ -48,6 +56,9 @@ type Config struct {
 	JWKS []byte
 
 	Version string // published in /openapi.json
+
+	// Observer receives the server's measurements (package metrics); nil measures nothing.
+	Observer Observer
 }
 
 // Server is the API's http.Handler.
@@ -70,15 +81,24 @@ func NewServer(cfg Config) *Server {
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) error { return nil }
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
+	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = DefaultSessionLifetime
+	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	rs := s.routes()
 	checkPermissions(rs)
 	s.openapi = buildOpenAPI(rs, cfg.Version)
-	authenticate := requireUser(cfg.Logger, cfg.Users, cfg.Tokens)
+	authenticate := requireUser(cfg.Logger, cfg.Sessions, cfg.Tokens)
 	for _, rt := range rs {
 		h := rt.handler
 		if rt.doc.authenticated() {
-			h = authenticate(requirePermission(rt.doc.permission)(h))
+			h = authenticate(requirePermission(s.audit(), rt.doc.permission)(h))
 		}
 		if rt.doc.limit != nil {
 			if m := s.limit(*rt.doc.limit); m != nil {
@@ -91,9 +111,10 @@ func NewServer(cfg Config) *Server {
 	// Outermost first. The request id comes first so that every log line and problem carries it; the
 	// security headers come before any check that can answer, so refusals carry them too.
 	chain := []Middleware{
-		withRequestID,
 		withClient(cfg.Clients),
-		withAccessLog(cfg.Logger),
+		withRequestID(cfg.Clients),
+		withAccessLog(cfg.Logger, cfg.Observer),
+		s.withRoute,
 		withRecover(cfg.Logger),
 		withSecurityHeaders,
 	}
@@ -128,12 +149,17 @@ func NewServer(cfg Config) *Server {
 	return s
 }
 
+// audit returns the recorder of security events.
+func (s *Server) audit() auditor {
+	return auditor{log: s.cfg.Logger, store: s.cfg.Audit, observer: s.cfg.Observer}
+}
+
 // limit returns the rate-limit middleware for p, or nil when limiting is off.
 func (s *Server) limit(p ratelimit.Policy) Middleware {
 	if s.cfg.Limiter == nil || p.Limit == 0 {
 		return nil
 	}
-	return withRateLimit(s.cfg.Logger, s.cfg.Limiter, p)
+	return withRateLimit(s.cfg.Logger, s.cfg.Observer, s.cfg.Limiter, p)
 }
 
 // ServeHTTP implements http.Handler.
@@ -154,12 +180,11 @@ func muxPath(path string) string {
 // dispatch routes the request. The ServeMux's own 404, 405 and path-cleaning redirect answers are
 // plain text; they are replaced by problem documents (keeping Allow and Location).
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	_, pattern := s.mux.Handler(r)
-	if holder, ok := r.Context().Value(routeKey).(*routeHolder); ok {
-		// "{$}" is how muxPath registers a trailing slash; logs and metrics name the documented path.
-		holder.pattern = strings.TrimSuffix(pattern, "{$}")
+	if st, ok := r.Context().Value(routeKey).(*requestState); ok && st.matched {
+		s.mux.ServeHTTP(w, r) // withRoute found the route: no need to look it up a second time here
+		return
 	}
-	if pattern != "" {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
 		s.mux.ServeHTTP(w, r)
 		return
 	}
@@ -175,6 +200,18 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeProblem(w, r, http.StatusNotFound, "Not Found")
 	}
+}
+
+// withRoute records the route the request will reach before any middleware can answer it, so that the
+// access log and the metrics name the route of a refused request (a 429, a 400 of the Host check) too.
+func (s *Server) withRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, r := stateOf(r)
+		_, pattern := s.mux.Handler(r)
+		// "{$}" is how muxPath registers a trailing slash; logs and metrics name the documented path.
+		st.pattern, st.matched = strings.TrimSuffix(pattern, "{$}"), pattern != ""
+		next.ServeHTTP(w, r)
+	})
 }
 
 // headerRecorder keeps the status and headers of a response and drops its body.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -22,11 +23,26 @@ func handleHealth(log *slog.Logger) http.Handler {
 	})
 }
 
+// errDraining is the readiness of an instance that is shutting down.
+var errDraining = errors.New("shutting down")
+
+// CheckReady runs the readiness check of GET /readyz and reports its outcome to the Observer, for a
+// process that keeps the readiness metric current between probes.
+func (s *Server) CheckReady(ctx context.Context) error {
+	err := errDraining
+	if !s.draining.Load() {
+		err = s.cfg.Ready(ctx)
+	}
+	s.cfg.Observer.Ready(err == nil)
+	return err
+}
+
 // handleReady answers readiness: 200 only when the database answers with a current schema and the
 // process is not shutting down. The cause of a failure goes to the log, never into the response.
-func handleReady(log *slog.Logger, ready func(context.Context) error, draining func() bool) http.Handler {
+func handleReady(log *slog.Logger, obs Observer, ready func(context.Context) error, draining func() bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if draining() {
+			obs.Ready(false)
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, r, http.StatusServiceUnavailable, "The service is shutting down.")
 			return
@@ -34,11 +50,13 @@ func handleReady(log *slog.Logger, ready func(context.Context) error, draining f
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := ready(ctx); err != nil {
+			obs.Ready(false)
 			log.WarnContext(r.Context(), "not ready", "err", err)
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, r, http.StatusServiceUnavailable, "The service is not ready.")
 			return
 		}
+		obs.Ready(true)
 		writeJSON(w, r, log, http.StatusOK, healthResponse{Status: "ready"})
 	})
 }

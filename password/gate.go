@@ -15,11 +15,21 @@ var ErrBusy = errors.New("password: too many hashing operations in progress")
 // without a bound a few hundred concurrent logins exhaust a small server's memory. At most `slots`
 // computations run at once; at most `queue` more wait, each for at most `wait`; the rest fail fast.
 type Gate struct {
-	slots   chan struct{}
-	queue   chan struct{}
-	wait    time.Duration
-	waiting atomic.Int64
+	slots    chan struct{}
+	queue    chan struct{}
+	wait     time.Duration
+	waiting  atomic.Int64
+	observer GateObserver
 }
+
+// GateObserver is told how long queued operations waited and how many were refused, for metrics.
+type GateObserver interface {
+	HashWaited(time.Duration)
+	HashRejected()
+}
+
+// Observe makes o receive the Gate's waits and refusals. Call it before the Gate is used.
+func (g *Gate) Observe(o GateObserver) { g.observer = o }
 
 // NewGate returns a Gate; slots and queue are at least 1 and 0.
 func NewGate(slots, queue int, wait time.Duration) *Gate {
@@ -36,7 +46,16 @@ func (g *Gate) Do(ctx context.Context, fn func()) error {
 	select {
 	case g.slots <- struct{}{}: // a free slot: no queueing at all
 	default:
-		if err := g.enqueue(ctx); err != nil {
+		start := time.Now()
+		err := g.enqueue(ctx)
+		if g.observer != nil {
+			if errors.Is(err, ErrBusy) {
+				g.observer.HashRejected()
+			} else if err == nil {
+				g.observer.HashWaited(time.Since(start))
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -46,8 +46,24 @@ func TestGateBoundsConcurrency(t *testing.T) {
 	}
 }
 
+// countingObserver counts what a Gate reports.
+type countingObserver struct {
+	mu       sync.Mutex
+	waits    []time.Duration
+	rejected int
+}
+
+func (o *countingObserver) HashWaited(d time.Duration) {
+	o.mu.Lock()
+	o.waits = append(o.waits, d)
+	o.mu.Unlock()
+}
+func (o *countingObserver) HashRejected() { o.mu.Lock(); o.rejected++; o.mu.Unlock() }
+
 func TestGateRefusesWhenTheQueueIsFull(t *testing.T) {
 	g := NewGate(1, 1, time.Minute)
+	obs := &countingObserver{}
+	g.Observe(obs)
 	hold := make(chan struct{})
 	started := make(chan struct{})
 	go func() { _ = g.Do(context.Background(), func() { close(started); <-hold }) }()
@@ -64,6 +80,12 @@ func TestGateRefusesWhenTheQueueIsFull(t *testing.T) {
 	close(hold)
 	if err := <-queued; err != nil {
 		t.Fatalf("queued caller: got %v, want nil", err)
+	}
+	// The first caller never queued; the second waited; the third was refused.
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if len(obs.waits) != 1 || obs.waits[0] <= 0 || obs.rejected != 1 {
+		t.Fatalf("observer: got waits %v and %d refusals, want one wait and one refusal", obs.waits, obs.rejected)
 	}
 }
 

@@ -33,7 +33,8 @@ const migrationLockID int64 = 0x666f7274726573 // "fortres"
 // DB is a PostgreSQL connection pool. It implements the domain's storage services.
 type DB struct {
 	pool     *pgxpool.Pool
-	migrator *migration.Migrator
+	migrator *migration.Migrator // applies migrations under the advisory lock
+	status   *migration.Migrator // reads the schema version without the lock (readiness probes)
 }
 
 var (
@@ -46,7 +47,16 @@ var (
 // Options tune the pool.
 type Options struct {
 	MaxConns int32 // upper bound on open connections; 0 keeps pgx's default
+	// StatementTimeout bounds each statement, each wait for a free connection and each health ping of
+	// a pooled connection; 0 means DefaultStatementTimeout. Migrations are exempt.
+	StatementTimeout time.Duration
 }
+
+// DefaultStatementTimeout is how long a statement may take before it is abandoned as unavailable: far
+// above any statement of the API (they take milliseconds), and short enough that a server that stopped
+// answering without closing its connections (hung, or cut off by a network that drops packets) costs a
+// request a few seconds and a 503, not a hang until TCP gives up.
+const DefaultStatementTimeout = 5 * time.Second
 
 // Open connects to the database at url. It does not migrate: call Migrate. Errors never contain the URL,
 // which may hold a password.
@@ -64,6 +74,13 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 5*time.Second {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
+	// And how long a request can wait on a server that accepted the connection but does not answer.
+	timeout := opt.StatementTimeout
+	if timeout <= 0 {
+		timeout = DefaultStatementTimeout
+	}
+	cfg.ConnConfig.Tracer = deadlines{timeout: timeout}
+	cfg.PingTimeout = timeout
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres: %w", safeError(err))
@@ -86,7 +103,16 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	d := &DB{pool: pool}
-	d.migrator, err = migration.New(goose.DialectPostgres, stdlib.OpenDBFromPool(pool), sub, locker, d.versionTableExists)
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	d.migrator, err = migration.New(goose.DialectPostgres, sqlDB, sub, locker, d.versionTableExists)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	// Reading the version needs no lock, and must not take one: goose takes the migration lock even to
+	// read, and /readyz reads it on every probe of every replica, so probes queued for the lock (polled
+	// once a second) and for any running migration, and healthy replicas failed their health checks.
+	d.status, err = migration.New(goose.DialectPostgres, sqlDB, sub, nil, d.versionTableExists)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -101,12 +127,16 @@ func (d *DB) Close() error {
 }
 
 // Migrate applies pending migrations under an advisory lock, so that replicas that migrate at the same
-// time apply each migration exactly once. It returns the versions this call applied.
-func (d *DB) Migrate(ctx context.Context) ([]int64, error) { return d.migrator.Up(ctx) }
+// time apply each migration exactly once. It returns the versions this call applied. Its statements are
+// not bound by the statement timeout: a migration may rightly take minutes.
+func (d *DB) Migrate(ctx context.Context) ([]int64, error) {
+	return d.migrator.Up(context.WithValue(ctx, noDeadline{}, true))
+}
 
-// MigrationStatus tells how the schema compares with the binary's migrations.
+// MigrationStatus tells how the schema compares with the binary's migrations. It does not wait for the
+// migration lock, so it answers at once even while another replica migrates.
 func (d *DB) MigrationStatus(ctx context.Context) (migration.Status, error) {
-	return d.migrator.Status(ctx)
+	return d.status.Status(ctx)
 }
 
 // Ping checks that the database answers.
@@ -146,6 +176,60 @@ func mapError(err error) error {
 		return fmt.Errorf("%w (%w)", fortress.ErrUnavailable, err)
 	}
 	return err
+}
+
+// deadlines bounds every statement and every wait for a pooled connection (pgx hands the context a
+// tracer returns to the operation it traces): without it a statement on a connection to a server that
+// stopped answering waits as long as the caller's context, which for a request is forever.
+type deadlines struct{ timeout time.Duration }
+
+type (
+	noDeadline struct{} // context key: the operation is exempt (migrations)
+	cancelKey  struct{} // context key: the CancelFunc of the deadline deadlines added
+)
+
+var (
+	_ pgx.QueryTracer       = deadlines{}
+	_ pgxpool.AcquireTracer = deadlines{}
+)
+
+// bound returns ctx with the deadline, unless it is exempt or already has an earlier one.
+func (t deadlines) bound(ctx context.Context) context.Context {
+	if ctx.Value(noDeadline{}) != nil {
+		return ctx
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= t.timeout {
+		return ctx
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	return context.WithValue(ctx, cancelKey{}, cancel)
+}
+
+// release stops the timer of a deadline bound added.
+func release(ctx context.Context) {
+	if cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc); ok {
+		cancel()
+	}
+}
+
+// TraceQueryStart implements pgx.QueryTracer.
+func (t deadlines) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return t.bound(ctx)
+}
+
+// TraceQueryEnd implements pgx.QueryTracer.
+func (deadlines) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryEndData) {
+	release(ctx)
+}
+
+// TraceAcquireStart implements pgxpool.AcquireTracer.
+func (t deadlines) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
+	return t.bound(ctx)
+}
+
+// TraceAcquireEnd implements pgxpool.AcquireTracer.
+func (deadlines) TraceAcquireEnd(ctx context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireEndData) {
+	release(ctx)
 }
 
 // safeError drops the text of connection errors, which can repeat the connection string.

@@ -14,7 +14,7 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-func open(t *testing.T, url string) *postgres.DB {
+func open(t testing.TB, url string) *postgres.DB {
 	t.Helper()
 	db, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 20})
 	if err != nil {
@@ -32,6 +32,14 @@ func TestConformance(t *testing.T) {
 		}
 		return db
 	})
+}
+
+func BenchmarkAuthentication(b *testing.B) {
+	db := open(b, pgtest.NewDatabase(b))
+	if _, err := db.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	storetest.BenchmarkAuthentication(b, db)
 }
 
 func TestMigrationStatus(t *testing.T) {

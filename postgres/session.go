@@ -108,7 +108,7 @@ func (d *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, no
 		if err := tx.Commit(ctx); err != nil {
 			return fortress.Session{}, mapError(err)
 		}
-		return fortress.Session{}, errRefreshReused
+		return fortress.Session{ID: s.ID, UserID: s.UserID}, errRefreshReused
 	}
 	if !userActive || !s.Active(now, idle) {
 		return fortress.Session{}, errRefreshInvalid
@@ -138,6 +138,20 @@ func (d *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, no
 	return s, nil
 }
 
+// SessionUser implements fortress.SessionService with one indexed join: it runs on every authenticated
+// request.
+func (d *DB) SessionUser(ctx context.Context, sessionID int64, now time.Time) (fortress.User, error) {
+	u, err := scanUser(d.pool.QueryRow(ctx, `
+		SELECT u.id, u.email, u.password_hash, u.is_active, u.role, u.created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.is_active`,
+		sessionID, storeTime(now)))
+	if fortress.ErrorCode(err) == fortress.ENOTFOUND {
+		return fortress.User{}, errSessionEnded
+	}
+	return u, err
+}
+
 // FindSession implements fortress.SessionService.
 func (d *DB) FindSession(ctx context.Context, id int64) (fortress.Session, error) {
 	return scanSession(d.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
@@ -159,6 +173,29 @@ func (d *DB) ListSessions(ctx context.Context, userID int64) ([]fortress.Session
 		return nil, mapError(err)
 	}
 	return sessions, nil
+}
+
+// PruneSessions implements fortress.SessionService in one transaction; the refresh tokens of the deleted
+// sessions go with them (ON DELETE CASCADE).
+func (d *DB) PruneSessions(ctx context.Context, now time.Time, idle time.Duration) (int, error) {
+	at, cutoff := storeTime(now), storeTime(now.Add(-idle))
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return 0, mapError(err)
+	}
+	defer rollback(ctx, tx)
+	tag, err := tx.Exec(ctx, `
+		DELETE FROM sessions WHERE expires_at <= $1 OR last_used_at <= $2 OR revoked_at <= $2`, at, cutoff)
+	if err != nil {
+		return 0, mapError(err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM refresh_tokens WHERE rotated_at <= $1`, cutoff); err != nil {
+		return 0, mapError(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, mapError(err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // RevokeSession implements fortress.SessionService. A revoked session keeps its first revocation's time
@@ -204,6 +241,7 @@ var (
 	errSessionNotFound = fortress.Errorf(fortress.ENOTFOUND, "Session not found")
 	errUserInactive    = fortress.Errorf(fortress.EUNAUTHORIZED, "The account is inactive.")
 	errRefreshInvalid  = fortress.Errorf(fortress.EUNAUTHORIZED, "The refresh token is invalid or expired.")
+	errSessionEnded    = fortress.Errorf(fortress.EUNAUTHORIZED, "The session has ended.")
 	errRefreshReused   = fortress.Errorf(fortress.EREUSED, "The refresh token was already used; the session has been ended.")
 	errBadRefreshHash  = fortress.Errorf(fortress.EINVALID, "A refresh token hash must be 32 bytes.")
 )

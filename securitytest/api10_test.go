@@ -41,6 +41,15 @@ var linkedModules = map[string]string{
 	"github.com/google/uuid":           "modernc.org/sqlite: ids; no network",
 	"github.com/ncruces/go-strftime":   "modernc.org/sqlite: date formatting; no network",
 	"github.com/mattn/go-isatty":       "terminal detection; no network",
+	// Metrics: the official Prometheus client. It serves only on FORTRESS_METRICS_ADDR and connects nowhere
+	// (no push gateway is used).
+	"github.com/prometheus/client_golang": "Prometheus exposition on the metrics listener; no outbound connections",
+	"github.com/prometheus/client_model":  "client_golang: the metric data model; no network",
+	"github.com/prometheus/common":        "client_golang: text exposition format; no network",
+	"github.com/prometheus/procfs":        "client_golang's process collector: reads /proc; no network",
+	"github.com/beorn7/perks":             "client_golang: summary quantiles; no network",
+	"github.com/munnerz/goautoneg":        "client_golang: Accept header negotiation; no network",
+	"google.golang.org/protobuf":          "client_golang: the protobuf exposition format; no network",
 }
 
 // TestAPI10_UnsafeConsumptionOfAPIs asserts what the binary links: only the allow-listed modules, so that

@@ -168,3 +168,220 @@ func TestAPI1_BrokenObjectLevelAuthorization(t *testing.T) {
 		})
 	})
 }
+
+// TestAPI1_SessionsAndAccounts attacks the objects of the accounts API: one user's sessions from another
+// user's account (end them, list them, enumerate their ids), and an administrator's change of one account,
+// which must touch that account and no other.
+func TestAPI1_SessionsAndAccounts(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		s := startOn(t, eng, nil)
+		const aliceDevice = "alice-private-device/1.0"
+		alice := s.newAccount(t, "alice")
+		phone := alice
+		phone.signIn(t, s, header("User-Agent", aliceDevice), fromIP("127.0.0.7"))
+		bob := s.newAccount(t, "bob")
+		victims := []account{alice, phone}
+		maxID := int64(0)
+		for _, a := range []account{alice, phone, bob} {
+			maxID = max(maxID, int64(atoi(a.sid)))
+		}
+		missing := strconv.FormatInt(maxID+1000, 10)
+
+		// notLeaked fails if the answer shows anything of alice's sessions.
+		notLeaked := func(t *testing.T, r response) {
+			t.Helper()
+			for _, secret := range []string{"alice", aliceDevice, "127.0.0.7"} {
+				if strings.Contains(string(r.body), secret) {
+					t.Errorf("%s: the body shows alice's session (%q): %s", r, secret, r.body)
+				}
+			}
+		}
+		// aliceIntact fails unless both of alice's sessions still work and are open in the database.
+		aliceIntact := func(t *testing.T) {
+			t.Helper()
+			for _, a := range victims {
+				s.do(t, "GET", "/auth/me", bearer(a.token)).want(t, http.StatusOK, "")
+			}
+			if n := s.db.queryInt(t, "SELECT COUNT(*) FROM sessions WHERE user_id = ? AND revoked_at IS NULL", alice.id); n != 2 {
+				t.Errorf("alice has %d open sessions, want 2", n)
+			}
+		}
+
+		t.Run("end another user's session by id", func(t *testing.T) {
+			want := s.do(t, "DELETE", sessionPath(missing), bearer(bob.token))
+			want.want(t, http.StatusNotFound, detailSessionNotFound)
+			for _, a := range victims {
+				got := s.do(t, "DELETE", sessionPath(a.sid), bearer(bob.token))
+				sameAnswer(t, got, want)
+				notLeaked(t, got)
+			}
+			aliceIntact(t)
+			s.do(t, "GET", "/auth/me", bearer(bob.token)).want(t, http.StatusOK, "")
+		})
+
+		t.Run("enumerate session ids", func(t *testing.T) {
+			want := s.do(t, "DELETE", sessionPath(missing), bearer(bob.token))
+			for id := int64(1); id <= maxID+5; id++ {
+				sid := strconv.FormatInt(id, 10)
+				if sid == bob.sid {
+					continue
+				}
+				got := s.do(t, "DELETE", sessionPath(sid), bearer(bob.token))
+				sameAnswer(t, got, want)
+				notLeaked(t, got)
+			}
+			aliceIntact(t)
+		})
+
+		t.Run("session ids in other spellings", func(t *testing.T) {
+			for _, a := range victims {
+				n := a.sid
+				for _, spelling := range []string{"0" + n, "+" + n, n + ".0", n + "e0", "0x" + strconv.FormatInt(int64(atoi(n)), 16),
+					n + "%20", "%20" + n, n + "%00", "-" + n, n + "/", n + "%2F", n + ";x", n + "?user_id=" + strconv.FormatInt(alice.id, 10),
+					"99999999999999999999", "0", "me", "current", "*"} {
+					r := s.do(t, "DELETE", "/auth/sessions/"+spelling, bearer(bob.token))
+					if r.status < 300 {
+						t.Errorf("%s: got %d, want a 4xx for another user's session", r, r.status)
+					}
+					notLeaked(t, r)
+				}
+			}
+			aliceIntact(t)
+		})
+
+		t.Run("the list shows only the caller's sessions", func(t *testing.T) {
+			for _, path := range []string{"/auth/sessions", "/auth/sessions?user_id=" + strconv.FormatInt(alice.id, 10), "/auth/sessions?all=true",
+				"/auth/sessions?limit=100&offset=0"} {
+				r := s.do(t, "GET", path, bearer(bob.token))
+				r.want(t, http.StatusOK, "")
+				var rows []sessionRow
+				r.decode(t, &rows)
+				if len(rows) != 1 || strconv.FormatInt(rows[0].ID, 10) != bob.sid || !rows[0].Current {
+					t.Errorf("%s: got %+v, want only bob's session %s, marked current", r, rows, bob.sid)
+				}
+				for _, row := range rows {
+					if owner := s.db.queryInt(t, "SELECT user_id FROM sessions WHERE id = ?", row.ID); owner != bob.id {
+						t.Errorf("%s: lists session %d of user %d, want only bob's (%d)", r, row.ID, owner, bob.id)
+					}
+				}
+				notLeaked(t, r)
+			}
+		})
+
+		t.Run("signing out everywhere signs out only the caller", func(t *testing.T) {
+			other := bob
+			other.signIn(t, s)
+			s.do(t, "DELETE", "/auth/sessions", bearer(other.token)).want(t, http.StatusNoContent, "")
+			for _, b := range []account{bob, other} {
+				s.do(t, "GET", "/auth/me", bearer(b.token)).want(t, http.StatusUnauthorized, detailInvalidToken)
+			}
+			aliceIntact(t)
+			bob.signIn(t, s)
+		})
+
+		t.Run("an administrator's change touches only the named account", func(t *testing.T) {
+			root := s.newAdmin(t, "root")
+			carol := s.newAccount(t, "carol")
+			carolPhone := carol
+			carolPhone.signIn(t, s)
+			users := func() []string {
+				return s.db.queryRows(t, "SELECT id, email, role, is_active, password_hash FROM users ORDER BY id")
+			}
+			sessions := func() []string {
+				return s.db.queryRows(t, "SELECT id, user_id, revoked_at IS NULL FROM sessions ORDER BY id")
+			}
+			// onlyCarol compares two snapshots: every row but carol's must be equal.
+			onlyCarol := func(t *testing.T, what string, before, after []string, carolChanged bool) {
+				t.Helper()
+				if len(before) != len(after) {
+					t.Fatalf("%s: %d rows before, %d after", what, len(before), len(after))
+				}
+				changed := 0
+				for i := range before {
+					if before[i] == after[i] {
+						continue
+					}
+					changed++
+					id, _, _ := strings.Cut(before[i], " | ")
+					mine := id == strconv.FormatInt(carol.id, 10) // users: the id column
+					if what == "sessions" {
+						mine = strings.Split(before[i], " | ")[1] == strconv.FormatInt(carol.id, 10) // sessions: user_id
+					}
+					if !mine {
+						t.Errorf("%s: row %q became %q; only carol's may change", what, before[i], after[i])
+					}
+				}
+				if carolChanged && changed == 0 {
+					t.Errorf("%s: nothing changed, want carol's rows changed", what)
+				}
+			}
+			patch := func(t *testing.T, path, body string) response {
+				t.Helper()
+				return s.do(t, "PATCH", path, bearer(root.token), jsonBody(body))
+			}
+			carolPath := adminUserPath(carol.id)
+
+			for _, tc := range []struct {
+				body                      string
+				wantRole                  string
+				wantActive, sessionsEnded bool
+			}{
+				{`{"role":"admin"}`, "admin", true, false},
+				{`{"role":"user"}`, "user", true, false},
+				{`{"is_active":false}`, "user", false, true},
+				{`{"is_active":true,"role":"admin"}`, "admin", true, false},
+				{`{"role":"user"}`, "user", true, false},
+			} {
+				u0, s0 := users(), sessions()
+				r := patch(t, carolPath, tc.body)
+				r.want(t, http.StatusOK, "")
+				var got struct {
+					ID       int64  `json:"id"`
+					Email    string `json:"email"`
+					Role     string `json:"role"`
+					IsActive bool   `json:"is_active"`
+				}
+				r.decode(t, &got)
+				if got.ID != carol.id || got.Email != carol.email || got.Role != tc.wantRole || got.IsActive != tc.wantActive {
+					t.Errorf("%s %s: got %+v, want carol (%d) with role %s, is_active %v", r, tc.body, got, carol.id, tc.wantRole, tc.wantActive)
+				}
+				onlyCarol(t, "users", u0, users(), true)
+				onlyCarol(t, "sessions", s0, sessions(), tc.sessionsEnded)
+				if s.roleOf(t, carol.id) != tc.wantRole {
+					t.Errorf("after %s: carol's role in the database %q, want %q", tc.body, s.roleOf(t, carol.id), tc.wantRole)
+				}
+			}
+
+			// What must change nothing at all: other spellings of the id, a missing id, and a body that
+			// names another account.
+			u0, s0 := users(), sessions()
+			for _, spelling := range []string{"0" + strconv.FormatInt(carol.id, 10), "+" + strconv.FormatInt(carol.id, 10),
+				strconv.FormatInt(carol.id, 10) + ".0", strconv.FormatInt(carol.id, 10) + "%20", "-" + strconv.FormatInt(carol.id, 10),
+				"0", "99999999999999999999", carol.email, "me", "*"} {
+				if r := patch(t, "/admin/users/"+spelling, `{"role":"admin"}`); r.status < 400 {
+					t.Errorf("%s: got %d, want a 4xx", r, r.status)
+				}
+			}
+			patch(t, adminUserPath(987654321), `{"role":"admin"}`).want(t, http.StatusNotFound, "User not found")
+			for _, body := range []string{
+				`{"id":` + strconv.FormatInt(alice.id, 10) + `,"role":"admin"}`,
+				`{"user_id":` + strconv.FormatInt(alice.id, 10) + `,"is_active":false}`,
+				`{"email":"` + alice.email + `","role":"admin"}`,
+				`{"role":"admin","role":"user"}`,
+				`[{"role":"admin"}]`,
+				`{"role":"superuser"}`,
+				`{"role":null}`,
+				`{"is_active":"false"}`,
+				`{}`,
+			} {
+				patch(t, carolPath, body).want(t, http.StatusUnprocessableEntity, "")
+			}
+			if u1, s1 := users(), sessions(); !slices.Equal(u0, u1) || !slices.Equal(s0, s1) {
+				t.Errorf("refused changes changed the database:\nusers    %q\n      -> %q\nsessions %q\n      -> %q", u0, u1, s0, s1)
+			}
+			aliceIntact(t)
+			s.do(t, "GET", "/auth/me", bearer(bob.token)).want(t, http.StatusOK, "")
+		})
+	})
+}

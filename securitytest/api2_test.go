@@ -26,12 +26,13 @@ import (
 // kid is the key id the server writes into its tokens and requires.
 var kid = token.DeriveKeyID([]byte(jwtSecret))
 
-// claimsFor returns the claims the server itself would write for a user, valid for ten minutes.
-func claimsFor(sub string) jwt.MapClaims {
+// claimsFor returns the claims the server itself would write for a user in one of their sessions (sid, as
+// sidOf reads it from a real token), valid for ten minutes.
+func claimsFor(sub, sid string) jwt.MapClaims {
 	now := time.Now()
 	return jwt.MapClaims{
 		"sub": sub, "iss": "fortress", "aud": "fortress-api", "jti": "securitytest-" + strconv.FormatInt(now.UnixNano(), 36),
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(10 * time.Minute).Unix(),
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(10 * time.Minute).Unix(), "sid": sid,
 	}
 }
 
@@ -105,7 +106,11 @@ func TestAPI2_BrokenAuthentication(t *testing.T) {
 		alice := s.newAccount(t, "alice")
 		bob := s.newAccount(t, "bob")
 		aliceItem := s.createItem(t, alice.token, "alice's", "")
-		sub := strconv.FormatInt(alice.id, 10)
+		sub, sid := strconv.FormatInt(alice.id, 10), alice.sid
+		// A session of alice's that has ended: its id names no usable session any more.
+		ended := alice
+		ended.signIn(t, s)
+		s.do(t, "POST", "/auth/logout", bearer(ended.token)).want(t, http.StatusNoContent, "")
 
 		// refused checks that a token opens nothing: the item list, one item, and a write.
 		refused := func(t *testing.T, tok string) {
@@ -121,12 +126,26 @@ func TestAPI2_BrokenAuthentication(t *testing.T) {
 
 		t.Run("the suite forges tokens the server accepts", func(t *testing.T) {
 			// Without this, every refusal below could be the suite's mistake rather than the server's check.
-			hdr, _, _ := segments(t, alice.token)
+			hdr, payload, _ := segments(t, alice.token)
 			if hdr["alg"] != "HS256" || hdr["kid"] != kid {
 				t.Fatalf("server token header %v, want alg HS256 and kid %s", hdr, kid)
 			}
-			r := s.do(t, "GET", itemPath(aliceItem.ID), bearer(forge(t, jwt.SigningMethodHS256, []byte(jwtSecret), claimsFor(sub), nil)))
+			if payload["sub"] != sub || payload["sid"] != sid {
+				t.Fatalf("server token claims %v, want sub %q and sid %q", payload, sub, sid)
+			}
+			r := s.do(t, "GET", itemPath(aliceItem.ID), bearer(forge(t, jwt.SigningMethodHS256, []byte(jwtSecret), claimsFor(sub, sid), nil)))
 			r.want(t, http.StatusOK, "")
+			// Bob's own sid with bob's sub is what the key holder can do: the session check is not a
+			// second signature, it only ends tokens with their session.
+			r = s.do(t, "GET", "/auth/me", bearer(forge(t, jwt.SigningMethodHS256, []byte(jwtSecret), claimsFor(strconv.FormatInt(bob.id, 10), bob.sid), nil)))
+			r.want(t, http.StatusOK, "")
+			var me struct {
+				ID int64 `json:"id"`
+			}
+			r.decode(t, &me)
+			if me.ID != bob.id {
+				t.Errorf("%s: id %d, want bob %d", r, me.ID, bob.id)
+			}
 		})
 
 		rsaKey, ecKey := asymmetricKeys()
@@ -138,7 +157,7 @@ func TestAPI2_BrokenAuthentication(t *testing.T) {
 		pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
 		secret := []byte(jwtSecret)
 		with := func(change func(jwt.MapClaims)) jwt.MapClaims {
-			c := claimsFor(sub)
+			c := claimsFor(sub, sid)
 			change(c)
 			return c
 		}
@@ -162,28 +181,28 @@ func TestAPI2_BrokenAuthentication(t *testing.T) {
 		now := time.Now()
 
 		forged := []struct{ name, token string }{
-			{"alg none", forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claimsFor(sub), nil)},
+			{"alg none", forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claimsFor(sub, sid), nil)},
 			{"alg none, no signature", retoken(map[string]any{"alg": "none", "typ": "JWT", "kid": kid}, alicePayload, "")},
 			{"alg None", retoken(map[string]any{"alg": "None", "typ": "JWT", "kid": kid}, alicePayload, "")},
 			{"alg NONE", retoken(map[string]any{"alg": "NONE", "kid": kid}, alicePayload, "")},
 			{"alg none with the real signature", retoken(map[string]any{"alg": "none", "kid": kid}, alicePayload, aliceSig)},
 			{"alg missing", retoken(map[string]any{"typ": "JWT", "kid": kid}, alicePayload, aliceSig)},
-			{"HS384 with the right key", forge(t, jwt.SigningMethodHS384, secret, claimsFor(sub), nil)},
-			{"HS512 with the right key", forge(t, jwt.SigningMethodHS512, secret, claimsFor(sub), nil)},
-			{"RS256", forge(t, jwt.SigningMethodRS256, rsaKey, claimsFor(sub), nil)},
-			{"PS256", forge(t, jwt.SigningMethodPS256, rsaKey, claimsFor(sub), nil)},
-			{"ES256", forge(t, jwt.SigningMethodES256, ecKey, claimsFor(sub), nil)},
-			{"EdDSA", forge(t, jwt.SigningMethodEdDSA, edKey, claimsFor(sub), nil)},
-			{"RS256 with an embedded jwk", forge(t, jwt.SigningMethodRS256, rsaKey, claimsFor(sub), map[string]any{
+			{"HS384 with the right key", forge(t, jwt.SigningMethodHS384, secret, claimsFor(sub, sid), nil)},
+			{"HS512 with the right key", forge(t, jwt.SigningMethodHS512, secret, claimsFor(sub, sid), nil)},
+			{"RS256", forge(t, jwt.SigningMethodRS256, rsaKey, claimsFor(sub, sid), nil)},
+			{"PS256", forge(t, jwt.SigningMethodPS256, rsaKey, claimsFor(sub, sid), nil)},
+			{"ES256", forge(t, jwt.SigningMethodES256, ecKey, claimsFor(sub, sid), nil)},
+			{"EdDSA", forge(t, jwt.SigningMethodEdDSA, edKey, claimsFor(sub, sid), nil)},
+			{"RS256 with an embedded jwk", forge(t, jwt.SigningMethodRS256, rsaKey, claimsFor(sub, sid), map[string]any{
 				"jwk": map[string]any{"kty": "RSA", "n": b64(rsaKey.N.Bytes()), "e": "AQAB"}})},
-			{"HS256 keyed with a public key", forge(t, jwt.SigningMethodHS256, pubPEM, claimsFor(sub), nil)},
-			{"HS256 with another key", forge(t, jwt.SigningMethodHS256, []byte("another-key-that-is-long-enough-0123456789"), claimsFor(sub), nil)},
-			{"HS256 with another key and no kid", forge(t, jwt.SigningMethodHS256, []byte("another-key-that-is-long-enough-0123456789"), claimsFor(sub), map[string]any{"kid": nil})},
-			{"right key, no kid", hs(claimsFor(sub), map[string]any{"kid": nil})},
-			{"right key, unknown kid", hs(claimsFor(sub), map[string]any{"kid": "0000000000000000"})},
-			{"right key, kid path traversal", hs(claimsFor(sub), map[string]any{"kid": "../../../../dev/null"})},
-			{"right key, kid SQL", hs(claimsFor(sub), map[string]any{"kid": "' OR '1'='1"})},
-			{"right key, crit header", hs(claimsFor(sub), map[string]any{"crit": []string{"exp"}})},
+			{"HS256 keyed with a public key", forge(t, jwt.SigningMethodHS256, pubPEM, claimsFor(sub, sid), nil)},
+			{"HS256 with another key", forge(t, jwt.SigningMethodHS256, []byte("another-key-that-is-long-enough-0123456789"), claimsFor(sub, sid), nil)},
+			{"HS256 with another key and no kid", forge(t, jwt.SigningMethodHS256, []byte("another-key-that-is-long-enough-0123456789"), claimsFor(sub, sid), map[string]any{"kid": nil})},
+			{"right key, no kid", hs(claimsFor(sub, sid), map[string]any{"kid": nil})},
+			{"right key, unknown kid", hs(claimsFor(sub, sid), map[string]any{"kid": "0000000000000000"})},
+			{"right key, kid path traversal", hs(claimsFor(sub, sid), map[string]any{"kid": "../../../../dev/null"})},
+			{"right key, kid SQL", hs(claimsFor(sub, sid), map[string]any{"kid": "' OR '1'='1"})},
+			{"right key, crit header", hs(claimsFor(sub, sid), map[string]any{"crit": []string{"exp"}})},
 			{"tampered sub", retoken(aliceHeader, tampered(func(p map[string]any) { p["sub"] = strconv.FormatInt(bob.id, 10) }), aliceSig)},
 			{"tampered exp", retoken(aliceHeader, tampered(func(p map[string]any) { p["exp"] = now.Add(24 * time.Hour).Unix() }), aliceSig)},
 			{"another token's signature", retoken(aliceHeader, alicePayload, bobSig)},
@@ -214,6 +233,26 @@ func TestAPI2_BrokenAuthentication(t *testing.T) {
 			{"sub SQL", hs(with(func(c jwt.MapClaims) { c["sub"] = sub + " OR 1=1" }), nil)},
 			{"sub an email", hs(with(func(c jwt.MapClaims) { c["sub"] = alice.email }), nil)},
 			{"oversized", hs(with(func(c jwt.MapClaims) { c["pad"] = strings.Repeat("a", 5000) }), nil)},
+			// The session claim: a token is good only while the session it names is open and is the
+			// token's user's.
+			{"no sid", hs(with(func(c jwt.MapClaims) { delete(c, "sid") }), nil)},
+			{"sid empty", hs(with(func(c jwt.MapClaims) { c["sid"] = "" }), nil)},
+			{"sid zero", hs(with(func(c jwt.MapClaims) { c["sid"] = "0" }), nil)},
+			{"sid negative", hs(with(func(c jwt.MapClaims) { c["sid"] = "-" + sid }), nil)},
+			{"sid with a leading zero", hs(with(func(c jwt.MapClaims) { c["sid"] = "0" + sid }), nil)},
+			{"sid with a plus", hs(with(func(c jwt.MapClaims) { c["sid"] = "+" + sid }), nil)},
+			{"sid with blanks", hs(with(func(c jwt.MapClaims) { c["sid"] = " " + sid + " " }), nil)},
+			{"sid as a number", hs(with(func(c jwt.MapClaims) { c["sid"] = atoi(sid) }), nil)},
+			{"sid as a float", hs(with(func(c jwt.MapClaims) { c["sid"] = sid + ".0" }), nil)},
+			{"sid null", hs(with(func(c jwt.MapClaims) { c["sid"] = nil }), nil)},
+			{"sid as a list", hs(with(func(c jwt.MapClaims) { c["sid"] = []string{sid} }), nil)},
+			{"sid SQL", hs(with(func(c jwt.MapClaims) { c["sid"] = sid + " OR 1=1" }), nil)},
+			{"sid too large", hs(with(func(c jwt.MapClaims) { c["sid"] = "99999999999999999999" }), nil)},
+			{"sid of no session", hs(with(func(c jwt.MapClaims) { c["sid"] = "987654321" }), nil)},
+			{"sid of another user's session", hs(with(func(c jwt.MapClaims) { c["sid"] = bob.sid }), nil)},
+			{"sid of an ended session", hs(with(func(c jwt.MapClaims) { c["sid"] = ended.sid }), nil)},
+			{"the ended session's own token", ended.token},
+			{"another user's sub in alice's session", hs(with(func(c jwt.MapClaims) { c["sub"] = strconv.FormatInt(bob.id, 10) }), nil)},
 			{"not a JWT", "not-a-jwt"},
 			{"two segments", "eyJhbGciOiJIUzI1NiJ9.e30"},
 			{"four segments", alice.token + ".extra"},
@@ -255,6 +294,7 @@ func TestAPI2_BrokenAuthentication(t *testing.T) {
 				t.Fatalf("deleted %d rows, want 1", n)
 			}
 			refused(t, carol.token)
+			s.refresh(t, carol.refresh).want(t, http.StatusUnauthorized, detailInvalidToken)
 			s.login(t, carol.email, carol.password).want(t, http.StatusUnauthorized, detailBadCredentials)
 			// A new account never takes over the deleted one's id, so the old token stays dead.
 			again := s.newAccount(t, "carol-again")
@@ -271,6 +311,9 @@ func TestAPI2_BrokenAuthentication(t *testing.T) {
 				t.Fatalf("updated %d rows, want 1", n)
 			}
 			refused(t, dave.token)
+			// Deactivated behind the API's back, the sessions were not ended; the refresh token must still
+			// get nothing: a new access token of an inactive user would be refused, but it must not be issued.
+			s.refresh(t, dave.refresh).want(t, http.StatusUnauthorized, detailInvalidToken)
 			// Signing in with the right password gets the wrong-password answer: nothing tells that the
 			// account exists but is disabled.
 			right := s.login(t, dave.email, dave.password)

@@ -1,6 +1,8 @@
 package securitytest
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -147,17 +149,67 @@ func TestAPI3_BrokenObjectPropertyLevelAuthorization(t *testing.T) {
 			}
 			login := s.login(t, "exact@example.com", "a good long password")
 			login.want(t, http.StatusOK, "")
-			if got := keys(t, login); !slices.Equal(got, []string{"access_token", "expires_in", "token_type"}) {
-				t.Errorf("%s: keys %v, want [access_token expires_in token_type]", login, got)
+			if got := keys(t, login); !slices.Equal(got, []string{"access_token", "expires_in", "refresh_token", "token_type"}) {
+				t.Errorf("%s: keys %v, want [access_token expires_in refresh_token token_type]", login, got)
 			}
-			var tok struct {
-				AccessToken string `json:"access_token"`
-			}
+			var tok tokens
 			login.decode(t, &tok)
-			// The token is readable by anyone who holds it: it carries an id and its lifetime, nothing else.
+			// The token is readable by anyone who holds it: it carries ids and its lifetime, nothing else.
 			_, claims, _ := segments(t, tok.AccessToken)
-			if got := slices.Sorted(maps.Keys(claims)); !slices.Equal(got, []string{"aud", "exp", "iat", "iss", "jti", "nbf", "sub"}) {
-				t.Errorf("token claims %v, want [aud exp iat iss jti nbf sub]", got)
+			if got := slices.Sorted(maps.Keys(claims)); !slices.Equal(got, []string{"aud", "exp", "iat", "iss", "jti", "nbf", "sid", "sub"}) {
+				t.Errorf("token claims %v, want [aud exp iat iss jti nbf sid sub]", got)
+			}
+			refreshed := s.refresh(t, tok.RefreshToken)
+			if got := keys(t, refreshed); !slices.Equal(got, []string{"access_token", "expires_in", "refresh_token", "token_type"}) {
+				t.Errorf("%s: keys %v, want [access_token expires_in refresh_token token_type]", refreshed, got)
+			}
+			exact := account{email: "exact@example.com", password: "a good long password"}
+			browser := s.cookieLogin(t, exact)
+			if got := keys(t, s.login(t, exact.email, exact.password, cookieDelivery(), header("Origin", s.base))); !slices.Equal(got, []string{"access_token", "expires_in", "token_type"}) {
+				t.Errorf("cookie login: keys %v, want [access_token expires_in token_type]: the refresh token only in the cookie", got)
+			}
+			if got := keys(t, s.cookieRefresh(t, browser.cookie, header("Origin", s.base))); !slices.Equal(got, []string{"access_token", "expires_in", "token_type"}) {
+				t.Errorf("cookie refresh: keys %v, want [access_token expires_in token_type]", got)
+			}
+			me := s.do(t, "GET", "/auth/me", bearer(alice.token))
+			if got := keys(t, me); !slices.Equal(got, []string{"created_at", "email", "id", "is_active", "role"}) {
+				t.Errorf("%s: keys %v, want [created_at email id is_active role]", me, got)
+			}
+			sessions := s.do(t, "GET", "/auth/sessions", bearer(alice.token))
+			var sessionRows []map[string]json.RawMessage
+			sessions.decode(t, &sessionRows)
+			for _, row := range sessionRows {
+				if got := slices.Sorted(maps.Keys(row)); !slices.Equal(got, []string{"client_ip", "created_at", "current", "expires_at", "id", "last_used_at", "user_agent"}) {
+					t.Errorf("%s: row keys %v, want [client_ip created_at current expires_at id last_used_at user_agent]", sessions, got)
+				}
+			}
+			root := s.newAdmin(t, "root")
+			adminUser := []string{"created_at", "email", "id", "is_active", "role"}
+			for _, r := range []response{
+				s.do(t, "GET", adminUserPath(alice.id), bearer(root.token)),
+				s.do(t, "PATCH", adminUserPath(alice.id), bearer(root.token), jsonBody(`{"is_active":true}`)),
+			} {
+				r.want(t, http.StatusOK, "")
+				if got := keys(t, r); !slices.Equal(got, adminUser) {
+					t.Errorf("%s: keys %v, want %v", r, got, adminUser)
+				}
+			}
+			for path, want := range map[string][]string{
+				"/admin/users": adminUser,
+				"/admin/audit": {"actor_id", "client_ip", "detail", "event", "id", "outcome", "request_id", "subject_id", "time"},
+			} {
+				r := s.do(t, "GET", path, bearer(root.token))
+				r.want(t, http.StatusOK, "")
+				var rows []map[string]json.RawMessage
+				r.decode(t, &rows)
+				if len(rows) == 0 {
+					t.Errorf("%s: an empty list, want rows to check", r)
+				}
+				for _, row := range rows {
+					if got := slices.Sorted(maps.Keys(row)); !slices.Equal(got, want) {
+						t.Errorf("%s: row keys %v, want %v", r, got, want)
+					}
+				}
 			}
 			if payload, _ := json.Marshal(claims); strings.Contains(string(payload), "exact@") || strings.Contains(string(payload), "password") {
 				t.Errorf("token claims %s show the email or the password", payload)
@@ -183,16 +235,97 @@ func TestAPI3_BrokenObjectPropertyLevelAuthorization(t *testing.T) {
 			if !strings.HasPrefix(hash, "$argon2id$") {
 				t.Fatalf("stored hash starts %.12q, want $argon2id$", hash)
 			}
-			for _, r := range []response{
+			root := s.newAdmin(t, "hashroot")
+			answers := []response{
 				s.do(t, "GET", "/items/", bearer(alice.token)),
 				s.login(t, alice.email, alice.password),
 				s.register(t, alice.email, alice.password),
 				s.do(t, "GET", "/openapi.json"),
-			} {
+				s.do(t, "GET", "/auth/me", bearer(alice.token)),
+				s.do(t, "GET", "/auth/sessions", bearer(alice.token)),
+				s.refresh(t, alice.refresh),
+				s.do(t, "GET", "/admin/users?limit=100", bearer(root.token)),
+				s.do(t, "GET", adminUserPath(alice.id), bearer(root.token)),
+				s.do(t, "GET", "/admin/audit?limit=100", bearer(root.token)),
+			}
+			// Only SHA-256 hashes of refresh tokens are stored; they never leave the server either, in any
+			// encoding.
+			stored := s.db.queryRows(t, "SELECT hash FROM refresh_tokens")
+			if len(stored) == 0 {
+				t.Fatal("no refresh token hashes in the database: nothing to look for")
+			}
+			for _, r := range answers {
 				if strings.Contains(string(r.body), hash[strings.LastIndex(hash, "$")+1:]) {
 					t.Errorf("%s: the body contains alice's password hash", r)
 				}
+				for _, h := range stored {
+					raw := []byte(h)
+					for _, enc := range []string{hex.EncodeToString(raw), base64.StdEncoding.EncodeToString(raw),
+						base64.RawURLEncoding.EncodeToString(raw), base64.RawStdEncoding.EncodeToString(raw)} {
+						if strings.Contains(strings.ToLower(string(r.body)), strings.ToLower(enc)) {
+							t.Errorf("%s: the body contains a stored refresh token hash", r)
+						}
+					}
+				}
 			}
+		})
+
+		t.Run("the audit log holds no secret", func(t *testing.T) {
+			// Events say who did what; never with a password, a token or a hash, even the wrong password of a
+			// failed login (often a typo of the right one).
+			const typo = "correct horse battery alicf"
+			s.login(t, alice.email, typo).want(t, http.StatusUnauthorized, detailBadCredentials)
+			victim := s.newAccount(t, "audited")
+			s.do(t, "POST", "/auth/password", bearer(victim.token), jsonBody(jsonOf(map[string]string{
+				"current_password": typo, "new_password": "never stored anywhere"}))).want(t, http.StatusForbidden, detailWrongPassword)
+			t1 := s.refreshed(t, victim.refresh)
+			s.refresh(t, victim.refresh).want(t, http.StatusUnauthorized, detailInvalidToken) // reuse: audited
+			root := s.newAdmin(t, "auditroot")
+			stored := strings.Join(s.db.queryRows(t, "SELECT * FROM audit_events"), "\n")
+			listed := s.do(t, "GET", "/admin/audit?limit=100", bearer(root.token))
+			listed.want(t, http.StatusOK, "")
+			if !strings.Contains(stored, "auth.refresh.reuse") || !strings.Contains(string(listed.body), "auth.refresh.reuse") {
+				t.Errorf("the audit log lacks the refresh reuse: nothing meaningful to search")
+			}
+			s.mu.Lock()
+			secrets := append(slices.Clone(s.secrets), typo, "never stored anywhere", victim.refresh, t1.RefreshToken, t1.AccessToken, "$argon2")
+			s.mu.Unlock()
+			for _, secret := range secrets {
+				if strings.Contains(stored, secret) {
+					t.Errorf("the audit_events table contains a secret: %.12s…", secret)
+				}
+				if strings.Contains(string(listed.body), secret) {
+					t.Errorf("%s: the audit log shows a secret: %.12s…", listed, secret)
+				}
+			}
+		})
+
+		t.Run("admin changes write only role and activity", func(t *testing.T) {
+			root := s.newAdmin(t, "proproot")
+			target := s.newAccount(t, "target")
+			row := func() []string {
+				return s.db.queryRows(t, "SELECT id, email, role, is_active, password_hash, created_at FROM users WHERE id = ?", target.id)
+			}
+			before := row()
+			for _, field := range append(names, "Role", "IS_ACTIVE", "user") {
+				if field == "role" || field == "is_active" {
+					continue // the two the operation does write
+				}
+				body := map[string]any{"role": "user", field: hidden[field]}
+				switch field {
+				case "Role":
+					body[field] = "admin"
+				case "IS_ACTIVE":
+					body[field] = false
+				case "user":
+					body[field] = map[string]any{"role": "admin"}
+				}
+				rejected(t, s.do(t, "PATCH", adminUserPath(target.id), bearer(root.token), jsonBody(jsonOf(body))), field)
+			}
+			if after := row(); !slices.Equal(after, before) {
+				t.Errorf("after refused changes the account is %q, want %q", after, before)
+			}
+			s.do(t, "GET", "/auth/me", bearer(target.token)).want(t, http.StatusOK, "")
 		})
 
 		t.Run("documented answers have no hidden fields", func(t *testing.T) {
@@ -205,7 +338,8 @@ func TestAPI3_BrokenObjectPropertyLevelAuthorization(t *testing.T) {
 							sc = doc.resolve(*sc.Items)
 						}
 						for prop := range sc.Properties {
-							if slices.Contains(forbiddenKeys, prop) || slices.Contains(names, prop) && prop != "id" && prop != "owner_id" && prop != "is_active" {
+							readable := []string{"id", "owner_id", "is_active", "role", "created_at"} // clients may read, not write
+							if slices.Contains(forbiddenKeys, prop) || slices.Contains(names, prop) && !slices.Contains(readable, prop) {
 								t.Errorf("%s %s %s documents a %q property", e, status, mt, prop)
 							}
 						}

@@ -36,6 +36,32 @@ func TestAPI4_UnrestrictedResourceConsumption(t *testing.T) {
 		s.do(t, "POST", "/auth/register", chunkedBody("application/json", `{"email":"big@example.com","password":"`+strings.Repeat("a", 2*maxBody)+`"}`)).
 			want(t, http.StatusRequestEntityTooLarge, tooBig)
 		s.do(t, "POST", "/auth/login", chunkedBody("application/x-www-form-urlencoded", bigForm)).want(t, http.StatusRequestEntityTooLarge, tooBig)
+		// The accounts routes read bodies through the same cap, declared or chunked.
+		root := s.newAdmin(t, "root")
+		pad := strings.Repeat("a", 2*maxBody)
+		for _, tc := range []struct {
+			method, path, token, body string
+		}{
+			{"POST", "/auth/refresh", "", `{"refresh_token":"` + pad + `"}`},
+			{"POST", "/auth/password", alice.token, `{"current_password":"` + pad + `","new_password":"x"}`},
+			{"DELETE", "/auth/me", alice.token, `{"password":"` + pad + `"}`},
+			{"PATCH", adminUserPath(alice.id), root.token, `{"role":"` + pad + `"}`},
+		} {
+			var auth []option
+			if tc.token != "" {
+				auth = []option{bearer(tc.token)}
+			}
+			s.do(t, tc.method, tc.path, append(auth, jsonBody(tc.body))...).want(t, http.StatusRequestEntityTooLarge, tooBig)
+			s.do(t, tc.method, tc.path, append(auth, chunkedBody("application/json", tc.body))...).want(t, http.StatusRequestEntityTooLarge, tooBig)
+		}
+		s.do(t, "POST", "/auth/login", chunkedBody("application/x-www-form-urlencoded", "refresh_delivery=cookie&"+bigForm), header("Origin", s.base)).
+			want(t, http.StatusRequestEntityTooLarge, tooBig)
+		// None of it changed the accounts: alice is signed in, a user, with her password.
+		s.do(t, "GET", "/auth/me", bearer(alice.token)).want(t, http.StatusOK, "")
+		if role := s.roleOf(t, alice.id); role != "user" {
+			t.Errorf("alice's role %q, want user", role)
+		}
+		s.login(t, alice.email, alice.password).want(t, http.StatusOK, "")
 
 		// Exactly at the cap is fine.
 		prefix, suffix := `{"name":"at the cap","description":"`, `"}`
@@ -102,6 +128,38 @@ func TestAPI4_UnrestrictedResourceConsumption(t *testing.T) {
 			if p.Name == "limit" && (p.Schema.Maximum == nil || *p.Schema.Maximum != 100 || fmt.Sprint(p.Schema.Default) != "50") {
 				t.Errorf("/openapi.json documents limit %+v, want maximum 100 and default 50", p.Schema)
 			}
+		}
+	})
+
+	t.Run("sessions list", func(t *testing.T) {
+		t.Parallel()
+		// Every login opens a session; the list answers the newest 100, so a user with many (or an attacker
+		// with the password) cannot make it grow without bound. Signing out everywhere still ends them all.
+		const logins = 103
+		s := start(t, map[string]string{"FORTRESS_LOGIN_FAILURES_MAX": "1000"})
+		u := s.newAccount(t, "many")
+		for range logins - 1 {
+			u.signIn(t, s)
+		}
+		r := s.do(t, "GET", "/auth/sessions", bearer(u.token))
+		r.want(t, http.StatusOK, "")
+		var rows []sessionRow
+		r.decode(t, &rows)
+		if len(rows) != 100 {
+			t.Errorf("%s: %d sessions listed, want the newest 100 of %d", r, len(rows), logins)
+		}
+		if len(rows) > 0 && (strconv.FormatInt(rows[0].ID, 10) != u.sid || !rows[0].Current) {
+			t.Errorf("%s: first row %+v, want the newest session %s, current", r, rows[0], u.sid)
+		}
+		for i := 1; i < len(rows); i++ {
+			if rows[i].ID >= rows[i-1].ID {
+				t.Errorf("%s: session %d listed after %d, want newest first", r, rows[i].ID, rows[i-1].ID)
+				break
+			}
+		}
+		s.do(t, "DELETE", "/auth/sessions", bearer(u.token)).want(t, http.StatusNoContent, "")
+		if n := s.db.queryInt(t, "SELECT COUNT(*) FROM sessions WHERE user_id = ? AND revoked_at IS NULL", u.id); n != 0 {
+			t.Errorf("%d of %d sessions still open after signing out everywhere, want 0", n, logins)
 		}
 	})
 

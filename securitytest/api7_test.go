@@ -54,6 +54,8 @@ func TestAPI7_ServerSideRequestForgery(t *testing.T) {
 	s := start(t, map[string]string{
 		"HTTP_PROXY": proxyURL, "HTTPS_PROXY": proxyURL, "ALL_PROXY": proxyURL,
 		"http_proxy": proxyURL, "https_proxy": proxyURL, "all_proxy": proxyURL,
+		// URLs as the password to confirm are wrong passwords; they must not lock alice out of the test.
+		"FORTRESS_LOGIN_FAILURES_MAX": "1000",
 	})
 	alice := s.newAccount(t, "alice")
 	aliceItem := s.createItem(t, alice.token, "alice's", "")
@@ -72,10 +74,14 @@ func TestAPI7_ServerSideRequestForgery(t *testing.T) {
 	}
 	// A correctly signed token that names remote key sets: accepted (the headers are ignored), never
 	// followed. The RS256 one is refused, also without fetching anything.
+	// Each request gets a session of its own, since some operations (logout, password change) end it.
 	jkuHeaders := map[string]any{"jku": targets[0] + "/jwks.json", "x5u": targets[0] + "/cert.pem"}
-	jkuToken := forge(t, jwt.SigningMethodHS256, []byte(jwtSecret), claimsFor(strconv.FormatInt(alice.id, 10)), jkuHeaders)
+	jkuToken := func() string {
+		alice.signIn(t, s)
+		return forge(t, jwt.SigningMethodHS256, []byte(jwtSecret), claimsFor(strconv.FormatInt(alice.id, 10), alice.sid), jkuHeaders)
+	}
 	rsaKey, _ := asymmetricKeys()
-	rsJKUToken := forge(t, jwt.SigningMethodRS256, rsaKey, claimsFor(strconv.FormatInt(alice.id, 10)), jkuHeaders)
+	rsJKUToken := forge(t, jwt.SigningMethodRS256, rsaKey, claimsFor(strconv.FormatInt(alice.id, 10), alice.sid), jkuHeaders)
 
 	doc := s.fetchOpenAPI(t)
 	emails := 0
@@ -88,7 +94,7 @@ func TestAPI7_ServerSideRequestForgery(t *testing.T) {
 				header("Contact", target), header("X-Wap-Profile", target),
 			}
 			if doc.permission(e.op) != "public" {
-				opts = append(opts, bearer(jkuToken))
+				opts = append(opts, bearer(jkuToken()))
 			}
 			if body := e.op.RequestBody; body != nil {
 				for mt, c := range body.Content {
@@ -128,7 +134,7 @@ func TestAPI7_ServerSideRequestForgery(t *testing.T) {
 		}
 	}
 	s.do(t, "GET", "/items/", bearer(rsJKUToken)).want(t, http.StatusUnauthorized, detailInvalidToken)
-	s.do(t, "GET", "/items/", bearer(jkuToken)).want(t, http.StatusOK, "")
+	s.do(t, "GET", "/items/", bearer(jkuToken())).want(t, http.StatusOK, "")
 
 	// The server is no proxy: an absolute-form request line and a CONNECT to the canary are answered
 	// locally (or refused), never forwarded.

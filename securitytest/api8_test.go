@@ -28,6 +28,7 @@ func TestAPI8_SecurityMisconfiguration(t *testing.T) {
 	})
 	alice := s.newAccount(t, "alice") // one login of the budget of 3
 	aliceItem := s.createItem(t, alice.token, "alice's", "")
+	root := s.newAdmin(t, "root") // the second
 
 	t.Run("headers on every kind of answer", func(t *testing.T) {
 		// inspect checks the headers on every answer of the suite; this table makes sure each kind of
@@ -62,6 +63,10 @@ func TestAPI8_SecurityMisconfiguration(t *testing.T) {
 			{"GET", "/items/abc", []option{bearer(alice.token)}, http.StatusUnprocessableEntity},
 			{"POST", "/auth/register", []option{jsonBody(`{"email":"alice@example.com","password":"a good long password"}`)}, http.StatusBadRequest},
 			{"OPTIONS", "/items/", []option{header("Origin", allowedOrigin), header("Access-Control-Request-Method", "POST")}, http.StatusNoContent},
+			{"GET", "/admin/users", []option{bearer(alice.token)}, http.StatusForbidden},
+			{"GET", "/auth/sessions", []option{bearer(alice.token)}, http.StatusOK},
+			{"POST", "/auth/refresh", []option{header("Cookie", refreshCookie+"=x"), header("Origin", "http://evil.example")}, http.StatusForbidden},
+			{"POST", "/auth/refresh", []option{header("Cookie", refreshCookie+"=x"), header("Origin", s.base)}, http.StatusUnauthorized},
 		} {
 			r := s.do(t, tc.method, tc.path, tc.opts...)
 			if tc.status == redirect {
@@ -147,6 +152,23 @@ func TestAPI8_SecurityMisconfiguration(t *testing.T) {
 				t.Errorf("%s: Access-Control-Allow-Origin %q for a request outside the policy, want none", r, got)
 			}
 		}
+
+		// An origin CORS lets read answers is still another origin: the refresh cookie is not for it, at login
+		// or at refresh (the login budget of the default client is spent; this is another client).
+		const client = "127.0.0.9"
+		s.register(t, "cors@example.com", "a good long password").want(t, http.StatusCreated, "")
+		browser := account{email: "cors@example.com", password: "a good long password"}
+		c := s.cookieAnswer(t, s.login(t, browser.email, browser.password, cookieDelivery(), header("Origin", s.base), fromIP(client)))
+		s.login(t, browser.email, browser.password, cookieDelivery(), header("Origin", allowedOrigin), fromIP(client)).
+			want(t, http.StatusForbidden, detailCrossSite)
+		for _, opts := range [][]option{
+			{header("Origin", allowedOrigin)},
+			{header("Origin", allowedOrigin), header("Sec-Fetch-Site", "cross-site")},
+			{header("Origin", allowedOrigin), header("Sec-Fetch-Site", "same-site")},
+		} {
+			s.cookieRefresh(t, c.cookie, append(opts, fromIP(client))...).want(t, http.StatusForbidden, detailCrossSite)
+		}
+		s.cookieRefreshed(t, c.cookie, header("Origin", s.base), fromIP(client))
 
 		// Without CORS_ORIGINS, no origin gets anything.
 		plain := start(t, nil)
@@ -235,10 +257,11 @@ func TestAPI8_SecurityMisconfiguration(t *testing.T) {
 
 	t.Run("methods", func(t *testing.T) {
 		const probe = "xst-probe-value"
-		for _, path := range []string{"/", "/items/", itemPath(aliceItem.ID), "/auth/login", "/docs"} {
+		for _, path := range []string{"/", "/items/", itemPath(aliceItem.ID), "/auth/login", "/docs", "/auth/refresh", "/auth/logout",
+			"/auth/me", "/auth/sessions", sessionPath(alice.sid), "/admin/users", adminUserPath(alice.id), "/admin/audit"} {
 			for _, method := range []string{"TRACE", "TRACK", "DEBUG", "PROPFIND", "FOO", "get", "PATCH"} {
-				if method == "PATCH" && path == itemPath(aliceItem.ID) {
-					continue // PATCH is a real method; it is simply not one of this path's
+				if method == "PATCH" && (path == itemPath(aliceItem.ID) || path == adminUserPath(alice.id)) {
+					continue // PATCH is a real method; it is simply not one of this path's, or it is this path's
 				}
 				r := s.do(t, method, path, bearer(alice.token), header("X-Probe", probe), header("Cookie", "session="+probe))
 				r.want(t, http.StatusMethodNotAllowed, detailMethodNotAllowed)
@@ -299,11 +322,43 @@ func TestAPI8_SecurityMisconfiguration(t *testing.T) {
 			{"GET", "/items/1%00", nil},
 			{"GET", "/items/?limit=%27%20OR%201=1--", nil},
 			{"GET", "/static/%2e%2e/%2e%2e/etc/passwd", nil},
+			{"POST", "/auth/refresh", []option{jsonBody(`{"refresh_token":` + deep + `}`)}},
+			{"POST", "/auth/refresh", []option{jsonBody("{\"refresh_token\":\"\xff\xfe\"}")}},
+			{"POST", "/auth/refresh", []option{jsonBody(`{"refresh_token":"x'); DROP TABLE sessions;--"}`)}},
+			{"POST", "/auth/refresh", []option{jsonBody(`{"refresh_token":"` + strings.Repeat("%", 43) + `"}`)}},
+			{"POST", "/auth/password", []option{jsonBody(`{"current_password":` + deep + `}`)}},
+			{"POST", "/auth/password", []option{jsonBody(`{"current_password":"a","new_password":12345678901234567890123}`)}},
+			{"DELETE", "/auth/me", []option{jsonBody(`{"password":{"$ne":null}}`)}},
+			{"DELETE", "/auth/me", []option{jsonBody(`{"password":"nul\u0000byte"}`)}},
+			{"DELETE", "/auth/sessions/99999999999999999999", nil},
+			{"DELETE", "/auth/sessions/-1", nil},
+			{"DELETE", "/auth/sessions/0", nil},
+			{"DELETE", "/auth/sessions/abc", nil},
+			{"DELETE", "/auth/sessions/1%00", nil},
+			{"DELETE", "/auth/sessions/1'%20OR%20'1'='1", nil},
+			{"GET", "/admin/users/abc", nil},
+			{"PATCH", "/admin/users/1", []option{jsonBody(`{"role":` + deep + `}`)}},
 		} {
 			opts := append([]option{bearer(alice.token)}, tc.opts...)
 			r := s.do(t, tc.method, tc.path, opts...)
 			if r.status < 300 && r.status != http.StatusOK && r.status != http.StatusCreated {
 				t.Errorf("%s: got %d, want a refusal", r, r.status)
+			}
+		}
+		// The admin API's parameters, as an administrator sends them: refused with 422, nothing internal.
+		for _, path := range []string{"/admin/users?limit=abc", "/admin/users?q=%00",
+			"/admin/users?q=" + strings.Repeat("a", 300), "/admin/users?q=a&q=b", "/admin/users/99999999999999999999", "/admin/users/-1",
+			"/admin/audit?since=yesterday", "/admin/audit?until=2025-13-45T99:99:99Z", "/admin/audit?event=%27%20OR%201=1--",
+			"/admin/audit?user_id=-1", "/admin/audit?user_id=abc", "/admin/audit?event=" + strings.Repeat("a", 65), "/admin/audit?offset=-1"} {
+			r := s.do(t, "GET", path, bearer(root.token))
+			r.want(t, http.StatusUnprocessableEntity, "")
+		}
+		// q is text to look for: SQL and LIKE wildcards match themselves, and find nobody here.
+		for _, q := range []string{"%25", "_", "%5C", "%27%20OR%201=1--", "%27%20OR%20%27%27=%27", "a%25"} {
+			r := s.do(t, "GET", "/admin/users?q="+q, bearer(root.token))
+			r.want(t, http.StatusOK, "")
+			if got := r.header.Get("X-Total-Count"); got != "0" {
+				t.Errorf("%s: X-Total-Count %q, want 0: a wildcard matched as a pattern", r, got)
 			}
 		}
 		for _, body := range []string{`{"email":"a@example.com","password":"` + strings.Repeat("p", 300) + `"}`, `{"email":"not an email","password":"x"}`} {

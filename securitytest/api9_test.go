@@ -45,7 +45,7 @@ func TestAPI9_ImproperInventoryManagement(t *testing.T) {
 				want = append(want, "HEAD")
 			}
 			slices.Sort(want)
-			r := s.do(t, "UNDOCUMENTED", strings.ReplaceAll(strings.ReplaceAll(path, "{item_id}", "1"), "{path}", asset))
+			r := s.do(t, "UNDOCUMENTED", endpoint{path: path, op: doc.Paths[path][strings.ToLower(methods[0])]}.concretePath(nil, asset))
 			r.want(t, http.StatusMethodNotAllowed, "")
 			var got []string
 			for _, m := range strings.Split(r.header.Get("Allow"), ",") {
@@ -60,11 +60,27 @@ func TestAPI9_ImproperInventoryManagement(t *testing.T) {
 		}
 	})
 
+	t.Run("the document describes the tokens the server issues", func(t *testing.T) {
+		// The security schemes' text is what a client developer reads about tokens; it must not deny a
+		// documented operation.
+		if _, ok := doc.Paths["/auth/refresh"]; !ok {
+			t.Fatal("/auth/refresh is not documented")
+		}
+		for name, scheme := range doc.Components.SecuritySchemes {
+			if strings.Contains(strings.ToLower(scheme.Description), "no refresh token") {
+				t.Errorf("security scheme %s says %q, but POST /auth/refresh is documented and issues refresh tokens", name, scheme.Description)
+			}
+		}
+	})
+
 	t.Run("undocumented paths are not served", func(t *testing.T) {
 		for _, path := range []string{
 			"/admin", "/admin/", "/debug/pprof/", "/debug/pprof/goroutine", "/debug/vars", "/metrics", "/server-status",
 			"/.env", "/.git/config", "/.git/HEAD", "/go.mod", "/fortress.db", "/config.json", "/.well-known/openid-configuration",
-			"/items/1/extra", "/items/1/", "/items/1/owner", "/auth", "/auth/", "/auth/logout", "/auth/refresh", "/auth/me",
+			"/items/1/extra", "/items/1/", "/items/1/owner", "/auth", "/auth/", "/auth/logout/", "/auth/refresh/", "/auth/me/",
+			"/auth/sessions/1/extra", "/auth/sessions/1/", "/auth/token", "/auth/revoke", "/auth/password/reset", "/auth/users",
+			"/oauth/token", "/admin/users/1/sessions", "/admin/users/1/password", "/admin/users/1/role", "/admin/sessions",
+			"/admin/audit/1", "/admin/config", "/admin/users/1/", "/admin/audit/",
 			"/auth/login/", "/auth/register/", "/users", "/users/1", "/users/me", "/me", "/api", "/api/v1/items",
 			"/v1/items/", "/v2/items/", "/swagger.json", "/swagger-ui/", "/openapi.yaml", "/openapi.json/", "/docs/", "/redoc",
 			"/index.html", "/docs.html", "/health/", "/healthz", "/readyz/",

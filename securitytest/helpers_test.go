@@ -25,19 +25,35 @@ const (
 	detailLockedOut        = "Too many failed logins for this account; retry later."
 	detailHashBusy         = "Too many sign-ins are being processed; retry shortly."
 	detailInvalidHost      = "Invalid host header"
+	detailForbidden        = "Not enough permissions"
+	detailCrossSite        = "Cross-site request refused"
+	detailWrongPassword    = "Incorrect password"
+	detailSessionNotFound  = "Session not found"
 )
 
-// account is a registered user with a fresh access token.
+// account is a registered user signed in once: a fresh access token, the session's refresh token and the
+// session's id as the token's sid claim names it.
 type account struct {
 	id              int64
 	email, password string
 	token           string
+	refresh         string
+	sid             string
+}
+
+// tokens is the token response of POST /auth/login and POST /auth/refresh.
+type tokens struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
 }
 
 // register creates an account and returns the answer.
 func (s *server) register(t *testing.T, email, password string, opts ...option) response {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	s.remember(password)
 	return s.do(t, "POST", "/auth/register", append([]option{jsonBody(string(body))}, opts...)...)
 }
 
@@ -58,22 +74,111 @@ func (s *server) newAccount(t *testing.T, name string) account {
 	}
 	r.decode(t, &u)
 	a.id = u.ID
-	a.token = s.token(t, a.email, a.password)
+	a.signIn(t, s)
 	return a
+}
+
+// signIn logs the account in again, opening a new session, and keeps its tokens.
+func (a *account) signIn(t *testing.T, s *server, opts ...option) {
+	t.Helper()
+	tok := s.tokens(t, a.email, a.password, opts...)
+	a.token, a.refresh, a.sid = tok.AccessToken, tok.RefreshToken, sidOf(t, tok.AccessToken)
 }
 
 // token logs in and returns the access token.
 func (s *server) token(t *testing.T, email, password string) string {
 	t.Helper()
-	r := s.login(t, email, password)
+	return s.tokens(t, email, password).AccessToken
+}
+
+// tokens logs in, opening a session, and returns the token response.
+func (s *server) tokens(t *testing.T, email, password string, opts ...option) tokens {
+	t.Helper()
+	r := s.login(t, email, password, opts...)
 	if r.status != http.StatusOK {
 		t.Fatalf("%s: got %d, want 200; body %s", r, r.status, short(r.body, 500))
 	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
+	var tok tokens
 	r.decode(t, &tok)
-	return tok.AccessToken
+	if tok.AccessToken == "" || tok.RefreshToken == "" || tok.TokenType != "bearer" {
+		t.Fatalf("%s: token response %s, want an access token, a refresh token and token_type bearer", r, short(r.body, 500))
+	}
+	return tok
+}
+
+// refresh exchanges a refresh token the way an API client does, in a JSON body.
+func (s *server) refresh(t *testing.T, refreshToken string, opts ...option) response {
+	t.Helper()
+	return s.do(t, "POST", "/auth/refresh", append([]option{jsonBody(jsonOf(map[string]string{"refresh_token": refreshToken}))}, opts...)...)
+}
+
+// refreshed exchanges a refresh token that must still be good and returns the new tokens.
+func (s *server) refreshed(t *testing.T, refreshToken string) tokens {
+	t.Helper()
+	r := s.refresh(t, refreshToken)
+	if r.status != http.StatusOK {
+		t.Fatalf("%s: got %d, want 200; body %s", r, r.status, short(r.body, 500))
+	}
+	var tok tokens
+	r.decode(t, &tok)
+	if tok.AccessToken == "" || tok.RefreshToken == "" {
+		t.Fatalf("%s: token response %s, want an access and a refresh token", r, short(r.body, 500))
+	}
+	return tok
+}
+
+// sidOf returns the sid claim of a token the server issued: the id of its session, as a decimal string.
+func sidOf(t *testing.T, token string) string {
+	t.Helper()
+	_, payload, _ := segments(t, token)
+	sid, ok := payload["sid"].(string)
+	if !ok || sid == "" {
+		t.Fatalf("token claims %v: sid %v, want the session id as a string", payload, payload["sid"])
+	}
+	return sid
+}
+
+// newAdmin creates an administrator the way an operator bootstraps one, with `fortress user create -admin`
+// on the server's database, and signs it in through the API.
+func (s *server) newAdmin(t *testing.T, name string) account {
+	t.Helper()
+	a := account{email: name + "@example.com", password: "correct horse battery " + name}
+	s.remember(a.password)
+	out := s.cli(t, a.password+"\n", "user", "create", "-email", a.email, "-admin")
+	m := regexp.MustCompile(`^created user (\d+) \(` + regexp.QuoteMeta(a.email) + `\) with role admin\n$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("fortress user create -admin printed %q, want \"created user N (%s) with role admin\"", out, a.email)
+	}
+	a.id, _ = strconv.ParseInt(m[1], 10, 64)
+	a.signIn(t, s)
+	return a
+}
+
+// setRole changes a role with `fortress user set-role`, as an operator does.
+func (s *server) setRole(t *testing.T, email, role string) {
+	t.Helper()
+	out := s.cli(t, "", "user", "set-role", "-email", email, "-role", role)
+	if !strings.HasSuffix(out, "now has role "+role+"\n") {
+		t.Fatalf("fortress user set-role printed %q, want \"... now has role %s\"", out, role)
+	}
+}
+
+// roleOf reads a user's role from the database.
+func (s *server) roleOf(t *testing.T, id int64) string {
+	t.Helper()
+	return s.db.queryString(t, "SELECT role FROM users WHERE id = ?", id)
+}
+
+// adminUserPath is the admin API's path of one account.
+func adminUserPath(id int64) string { return "/admin/users/" + strconv.FormatInt(id, 10) }
+
+// sessionPath is the path that ends one of the caller's sessions.
+func sessionPath(id string) string { return "/auth/sessions/" + id }
+
+// auditCount counts the audit events of a name about (actor or subject) a user, read from the database.
+func (s *server) auditCount(t *testing.T, event string, userID int64) int64 {
+	t.Helper()
+	return s.db.queryInt(t, "SELECT COUNT(*) FROM audit_events WHERE event = ? AND (actor_id = ? OR subject_id = ?)", event, userID, userID)
 }
 
 // item is an item as the API answers it.
@@ -129,7 +234,10 @@ type openAPI struct {
 	Security   *[]map[string][]string          `json:"security"`
 	Paths      map[string]map[string]operation `json:"paths"`
 	Components struct {
-		Schemas map[string]schema `json:"schemas"`
+		Schemas         map[string]schema `json:"schemas"`
+		SecuritySchemes map[string]struct {
+			Description string `json:"description"`
+		} `json:"securitySchemes"`
 	} `json:"components"`
 }
 

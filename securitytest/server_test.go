@@ -106,6 +106,7 @@ type server struct {
 	port int
 	pid  int
 	db   database
+	env  map[string]string // the process's environment, for the CLI against the same database
 	log  *logSink
 
 	done     chan struct{} // closed when the process has exited
@@ -114,6 +115,7 @@ type server struct {
 
 	mu      sync.Mutex
 	clients map[string]*http.Client // by source IP ("" for the default)
+	secrets []string                // passwords and tokens the server handed out or took: none may be logged
 }
 
 // start runs the binary on a fresh SQLite database.
@@ -144,7 +146,7 @@ func startOn(t *testing.T, eng engine, env map[string]string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{pid: cmd.Process.Pid, db: db, log: newLogSink(), done: make(chan struct{}), clients: map[string]*http.Client{}}
+	s := &server{pid: cmd.Process.Pid, db: db, env: vars, log: newLogSink(), done: make(chan struct{}), clients: map[string]*http.Client{}}
 	go func() {
 		s.log.consume(stderr)
 		s.exitErr = cmd.Wait() // only after the pipe is drained, as exec requires
@@ -194,6 +196,14 @@ func (s *server) stop(t *testing.T) {
 		if strings.Contains(logText, jwtSecret) {
 			t.Errorf("the server log contains JWT_SECRET_KEY")
 		}
+		s.mu.Lock()
+		secrets := slices.Clone(s.secrets)
+		s.mu.Unlock()
+		for _, secret := range secrets {
+			if strings.Contains(logText, secret) {
+				t.Errorf("the server log contains a password or token the suite used: %.12s…", secret)
+			}
+		}
 		for _, line := range strings.Split(logText, "\n") {
 			// The access log writes every 5xx at ERROR; a 503 is an expected refusal under load.
 			busy := strings.Contains(line, `"msg":"request"`) && strings.Contains(line, `"status":503`)
@@ -202,6 +212,48 @@ func (s *server) stop(t *testing.T) {
 			}
 		}
 	})
+}
+
+// cli runs `fortress args...` with the server's own configuration, so against its database, as an operator
+// on the same host does; stdin feeds a password. It returns the standard output.
+func (s *server) cli(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startBound)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), args...)
+	cmd.Dir = t.TempDir() // no .env file to pick up
+	cmd.Env = []string{}
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("fortress %s: %v; stderr %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+// cliRefused runs `fortress args...` like cli, expects it to fail with exit status 1, and returns its
+// standard error.
+func (s *server) cliRefused(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startBound)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{}
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	var exit *exec.ExitError
+	if err := cmd.Run(); !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("fortress %s: %v, want exit status 1; stderr %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stderr.String()
 }
 
 // logSink keeps the server's stderr and reports the address from the "fortress started" line.
@@ -393,7 +445,38 @@ func (s *server) do(t *testing.T, method, path string, opts ...option) response 
 		t.Fatal(err)
 	}
 	inspect(t, r)
+	s.rememberTokens(r)
 	return r
+}
+
+// remember adds secrets that must never appear in the server's log; stop checks.
+func (s *server) remember(secrets ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, secret := range secrets {
+		if len(secret) >= 12 && !slices.Contains(s.secrets, secret) {
+			s.secrets = append(s.secrets, secret)
+		}
+	}
+}
+
+// rememberTokens remembers the access and refresh tokens of a token response, body or cookie.
+func (s *server) rememberTokens(r response) {
+	if r.status != http.StatusOK || r.method != http.MethodPost {
+		return
+	}
+	if path, _, _ := strings.Cut(r.path, "?"); path != "/auth/login" && path != "/auth/refresh" {
+		return
+	}
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	_ = json.Unmarshal(r.body, &tok)
+	s.remember(tok.AccessToken, tok.RefreshToken)
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		s.remember(c.Value)
+	}
 }
 
 // send sends one request and reads the answer without inspecting it; it is safe in any goroutine, and the
@@ -455,7 +538,14 @@ func firstLine(s string) string {
 
 // Forbidden in every JSON body: keys that name secrets or storage internals.
 var forbiddenKeys = []string{"password", "password_hash", "hashed_password", "passwordHash", "email_key",
-	"emailKey", "created_at", "salt", "secret", "jwt_secret"}
+	"emailKey", "salt", "secret", "jwt_secret", "hash", "refresh_hash", "refreshHash", "refresh_token_hash",
+	"token_hash", "current_password", "new_password"}
+
+// refreshCookie is the cookie that carries a browser's refresh token; no other cookie is ever set.
+const refreshCookie = "fortress_refresh"
+
+// tokenIssuers are the only operations whose answers may carry a refresh token.
+var tokenIssuers = []string{"/auth/login", "/auth/refresh"}
 
 // Forbidden in every problem document: what stack traces, driver errors and file paths look like.
 var internals = []string{"goroutine", "panic", ".go:", "runtime.", "SELECT ", "INSERT ", "UPDATE ",
@@ -493,6 +583,9 @@ func inspect(t *testing.T, r response) {
 	if loc := h.Get("Location"); loc != "" {
 		checkLocation(t, r, loc)
 	}
+	for _, c := range (&http.Response{Header: h}).Cookies() {
+		checkCookie(t, r, c)
+	}
 	if bytes.Contains(r.body, []byte("$argon2")) {
 		t.Errorf("%s: the body contains a password hash: %s", r, short(r.body, 500))
 	}
@@ -518,6 +611,9 @@ func inspect(t *testing.T, r response) {
 	if path, _, _ := strings.Cut(r.path, "?"); path != "/openapi.json" {
 		if key := findKey(doc, forbiddenKeys); key != "" {
 			t.Errorf("%s: the JSON body has a %q key: %s", r, key, short(r.body, 500))
+		}
+		if !slices.Contains(tokenIssuers, path) && findKey(doc, []string{"refresh_token"}) != "" {
+			t.Errorf("%s: the JSON body has a refresh_token, want one only from %v: %s", r, tokenIssuers, short(r.body, 500))
 		}
 	}
 	if mt == "application/problem+json" {
@@ -566,6 +662,22 @@ func checkCoreHeaders(t *testing.T, r response) {
 	}
 	if hsts := h.Get("Strict-Transport-Security"); hsts != "" {
 		t.Errorf("%s: Strict-Transport-Security %q over plain HTTP, want none", r, hsts)
+	}
+}
+
+// checkCookie checks a cookie the server sets: only the refresh cookie, only from the /auth routes, and
+// out of reach of scripts, of other sites and of every other path. The suite speaks plain HTTP without a
+// trusted proxy, so Secure would only make browsers drop the cookie on http://localhost deployments.
+func checkCookie(t *testing.T, r response, c *http.Cookie) {
+	t.Helper()
+	if c.Name != refreshCookie {
+		t.Errorf("%s: sets a cookie %q, want only %s", r, c.Name, refreshCookie)
+	}
+	if !strings.HasPrefix(r.path, "/auth/") {
+		t.Errorf("%s: sets %s outside the /auth routes", r, c.Name)
+	}
+	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/auth" || c.Domain != "" || c.Secure {
+		t.Errorf("%s: Set-Cookie %q, want HttpOnly, SameSite=Strict, Path=/auth, no Domain and no Secure over plain HTTP", r, c.Raw)
 	}
 }
 

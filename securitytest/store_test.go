@@ -3,6 +3,7 @@ package securitytest
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -113,4 +114,44 @@ func (d database) queryString(t *testing.T, query string, args ...any) string {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return s
+}
+
+// queryRows runs a query and returns each row as text, its columns formatted and joined by " | ", so that
+// two snapshots of a table compare as strings.
+func (d database) queryRows(t *testing.T, query string, args ...any) []string {
+	t.Helper()
+	db, ctx, done := d.conn(t)
+	defer done()
+	rows, err := db.QueryContext(ctx, d.rebind(query), args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	var out []string
+	for rows.Next() {
+		values := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range values {
+			ptrs[i] = &values[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		text := make([]string, len(values))
+		for i, v := range values {
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			text[i] = fmt.Sprint(v)
+		}
+		out = append(out, strings.Join(text, " | "))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return out
 }

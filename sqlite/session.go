@@ -77,6 +77,10 @@ func (d *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, no
 		return fortress.Session{}, mapError(err)
 	}
 	if rotatedAt.Valid {
+		reused := fortress.Session{ID: sessionID}
+		if err := tx.QueryRowContext(ctx, `SELECT user_id FROM sessions WHERE id = ?`, sessionID).Scan(&reused.UserID); err != nil {
+			return fortress.Session{}, mapError(err)
+		}
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`,
 			at, reasonRefreshReuse, sessionID); err != nil {
@@ -85,7 +89,7 @@ func (d *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, no
 		if err := tx.Commit(); err != nil {
 			return fortress.Session{}, mapError(err)
 		}
-		return fortress.Session{}, errRefreshReused
+		return reused, errRefreshReused
 	}
 	var userActive bool
 	s, err := scanSession(tx.QueryRowContext(ctx, `
@@ -130,6 +134,20 @@ func (d *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, no
 	return s, nil
 }
 
+// SessionUser implements fortress.SessionService with one indexed join, on a prepared statement: it runs
+// on every authenticated request.
+func (d *DB) SessionUser(ctx context.Context, sessionID int64, now time.Time) (fortress.User, error) {
+	u, err := scanUser(d.queryRow(ctx, `
+		SELECT u.id, u.email, u.password_hash, u.is_active, u.role, u.created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.is_active = 1`,
+		sessionID, formatTime(now)))
+	if fortress.ErrorCode(err) == fortress.ENOTFOUND {
+		return fortress.User{}, errSessionEnded
+	}
+	return u, err
+}
+
 // FindSession implements fortress.SessionService.
 func (d *DB) FindSession(ctx context.Context, id int64) (fortress.Session, error) {
 	return scanSession(d.db.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
@@ -159,6 +177,33 @@ func (d *DB) ListSessions(ctx context.Context, userID int64) ([]fortress.Session
 		return nil, mapError(err)
 	}
 	return sessions, nil
+}
+
+// PruneSessions implements fortress.SessionService in one write transaction; the refresh tokens of the
+// deleted sessions go with them (ON DELETE CASCADE).
+func (d *DB) PruneSessions(ctx context.Context, now time.Time, idle time.Duration) (int, error) {
+	at, cutoff := formatTime(now), formatTime(now.Add(-idle))
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, mapError(err)
+	}
+	defer rollback(tx)
+	res, err := tx.ExecContext(ctx, `
+		DELETE FROM sessions WHERE expires_at <= ? OR last_used_at <= ? OR revoked_at <= ?`, at, cutoff, cutoff)
+	if err != nil {
+		return 0, mapError(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, mapError(err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE rotated_at <= ?`, cutoff); err != nil {
+		return 0, mapError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, mapError(err)
+	}
+	return int(n), nil
 }
 
 // RevokeSession implements fortress.SessionService. A revoked session keeps its first revocation's time
@@ -212,6 +257,7 @@ var (
 	errSessionNotFound = fortress.Errorf(fortress.ENOTFOUND, "Session not found")
 	errUserInactive    = fortress.Errorf(fortress.EUNAUTHORIZED, "The account is inactive.")
 	errRefreshInvalid  = fortress.Errorf(fortress.EUNAUTHORIZED, "The refresh token is invalid or expired.")
+	errSessionEnded    = fortress.Errorf(fortress.EUNAUTHORIZED, "The session has ended.")
 	errRefreshReused   = fortress.Errorf(fortress.EREUSED, "The refresh token was already used; the session has been ended.")
 	errBadRefreshHash  = fortress.Errorf(fortress.EINVALID, "A refresh token hash must be 32 bytes.")
 )

@@ -9,7 +9,7 @@ import (
 	"github.com/fortress-dev/fortress/storetest"
 )
 
-func openMigrated(t *testing.T) *sqlite.DB {
+func openMigrated(t testing.TB) *sqlite.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "test.db"))
@@ -26,6 +26,8 @@ func openMigrated(t *testing.T) *sqlite.DB {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Store { return openMigrated(t) })
 }
+
+func BenchmarkAuthentication(b *testing.B) { storetest.BenchmarkAuthentication(b, openMigrated(b)) }
 
 func TestMigrationStatus(t *testing.T) {
 	ctx := context.Background()

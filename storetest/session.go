@@ -19,11 +19,16 @@ func refreshHash(label string) []byte {
 	return h[:]
 }
 
+// sessionCreate is a session of userID whose refresh token is named token.
+func sessionCreate(userID int64, token string, expires time.Time) fortress.SessionCreate {
+	return fortress.SessionCreate{
+		UserID: userID, RefreshHash: refreshHash(token), UserAgent: "test-agent", ClientIP: "192.0.2.1", ExpiresAt: expires,
+	}
+}
+
 func mustSession(t *testing.T, s Store, userID int64, token string, expires time.Time) fortress.Session {
 	t.Helper()
-	sess, err := s.CreateSession(context.Background(), fortress.SessionCreate{
-		UserID: userID, RefreshHash: refreshHash(token), UserAgent: "test-agent", ClientIP: "192.0.2.1", ExpiresAt: expires,
-	})
+	sess, err := s.CreateSession(context.Background(), sessionCreate(userID, token, expires))
 	if err != nil {
 		t.Fatalf("CreateSession(user %d): %v", userID, err)
 	}
@@ -133,8 +138,13 @@ func testRefreshReuse(t *testing.T, s Store) {
 	now := time.Now()
 	mustRotate(t, s, "r1", "r2", now, time.Hour)
 
-	// The thief (or the victim) presents r1 again: the whole session ends, committed.
-	wantRotateCode(t, s, "r1", "r3", now.Add(time.Second), time.Hour, fortress.EREUSED)
+	// The thief (or the victim) presents r1 again: the whole session ends, committed, and the store says
+	// whose session it was, for the audit log.
+	reused, err := s.RotateRefreshToken(ctx, refreshHash("r1"), refreshHash("r3"), now.Add(time.Second), time.Hour)
+	wantCode(t, err, fortress.EREUSED)
+	if reused.ID != sess.ID || reused.UserID != u.ID {
+		t.Fatalf("RotateRefreshToken on reuse: got session %d of user %d, want %d of %d", reused.ID, reused.UserID, sess.ID, u.ID)
+	}
 	found, err := s.FindSession(ctx, sess.ID)
 	if err != nil || found.RevokedAt == nil {
 		t.Fatalf("session after reuse: got %+v, %v; want revoked", found, err)
@@ -435,4 +445,113 @@ func testConcurrentRotationOfManySessions(t *testing.T, s Store) {
 	if err != nil || len(list) != n {
 		t.Fatalf("sessions after the rotations: got %d, %v; want %d active", len(list), err, n)
 	}
+}
+
+// testSessionUser checks the per-request check of access tokens: only a live session of an active user
+// yields its user, and every way a session ends is seen at once.
+func testSessionUser(t *testing.T, s Store) {
+	ctx := context.Background()
+	now := time.Now()
+	u := mustUser(t, s, "per-request@example.com")
+	other := mustUser(t, s, "per-request-other@example.com")
+	live := mustSession(t, s, u.ID, "su-live", now.Add(time.Hour))
+	wantUser := func(sessionID int64, at time.Time) {
+		t.Helper()
+		got, err := s.SessionUser(ctx, sessionID, at)
+		if err != nil || got.ID != u.ID || got.Email != u.Email || !got.IsActive || got.Role != fortress.RoleUser {
+			t.Fatalf("SessionUser(%d): got %+v, %v; want user %d", sessionID, got, err, u.ID)
+		}
+	}
+	wantEnded := func(sessionID int64, at time.Time) {
+		t.Helper()
+		got, err := s.SessionUser(ctx, sessionID, at)
+		wantCode(t, err, fortress.EUNAUTHORIZED)
+		if got != (fortress.User{}) {
+			t.Fatalf("SessionUser(%d) with an error: got %+v, want the zero User", sessionID, got)
+		}
+	}
+	wantUser(live.ID, now)
+	wantEnded(live.ID+1000, now)                       // no such session
+	wantEnded(live.ID, now.Add(time.Hour+time.Second)) // past its absolute expiry
+
+	// Revoking one session ends it and no other.
+	second := mustSession(t, s, u.ID, "su-second", now.Add(time.Hour))
+	if err := s.RevokeSession(ctx, u.ID, second.ID); err != nil {
+		t.Fatalf("RevokeSession: %v", err)
+	}
+	wantEnded(second.ID, now)
+	wantUser(live.ID, now)
+
+	// A reused refresh token ends the session it belongs to.
+	mustRotate(t, s, "su-live", "su-live-2", now, time.Hour)
+	wantCode(t, func() error {
+		_, err := s.RotateRefreshToken(ctx, refreshHash("su-live"), refreshHash("su-live-3"), now, time.Hour)
+		return err
+	}(), fortress.EREUSED)
+	wantEnded(live.ID, now)
+
+	// Deactivation, and ending all sessions, end them too; reactivation does not bring them back.
+	third := mustSession(t, s, u.ID, "su-third", now.Add(time.Hour))
+	keep := mustSession(t, s, other.ID, "su-other", now.Add(time.Hour))
+	if _, err := s.SetUserActive(ctx, u.ID, false); err != nil {
+		t.Fatalf("SetUserActive(false): %v", err)
+	}
+	wantEnded(third.ID, now)
+	if _, err := s.SetUserActive(ctx, u.ID, true); err != nil {
+		t.Fatalf("SetUserActive(true): %v", err)
+	}
+	wantEnded(third.ID, now)
+	fourth := mustSession(t, s, u.ID, "su-fourth", now.Add(time.Hour))
+	if n, err := s.RevokeUserSessions(ctx, u.ID, 0); err != nil || n != 1 {
+		t.Fatalf("RevokeUserSessions: got %d, %v; want 1, nil", n, err)
+	}
+	wantEnded(fourth.ID, now)
+	if got, err := s.SessionUser(ctx, keep.ID, now); err != nil || got.ID != other.ID {
+		t.Fatalf("SessionUser of another user's session: got %+v, %v; want user %d", got, err, other.ID)
+	}
+
+	// Deleting the user ends everything.
+	fifth := mustSession(t, s, u.ID, "su-fifth", now.Add(time.Hour))
+	if err := s.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	wantEnded(fifth.ID, now)
+}
+
+// testPruneSessions checks that pruning deletes exactly what can never be used again, and that a live
+// session keeps working, with reuse detection for its recently rotated tokens.
+func testPruneSessions(t *testing.T, s Store) {
+	ctx := context.Background()
+	now := time.Now()
+	u := mustUser(t, s, "prune@example.com")
+	live := mustSession(t, s, u.ID, "p-live", now.Add(10*time.Hour))
+	idle := mustSession(t, s, u.ID, "p-idle", now.Add(10*time.Hour))
+	expired := mustSession(t, s, u.ID, "p-expired", now.Add(time.Hour))
+	revoked := mustSession(t, s, u.ID, "p-revoked", now.Add(10*time.Hour))
+	if err := s.RevokeSession(ctx, u.ID, revoked.ID); err != nil {
+		t.Fatalf("RevokeSession: %v", err)
+	}
+	mustRotate(t, s, "p-live", "p-live-2", now.Add(90*time.Minute), 2*time.Hour)
+
+	n, err := s.PruneSessions(ctx, now.Add(2*time.Hour), time.Hour)
+	if err != nil || n != 3 {
+		t.Fatalf("PruneSessions: got %d, %v; want the idle, expired and revoked sessions (3)", n, err)
+	}
+	for _, id := range []int64{idle.ID, expired.ID, revoked.ID} {
+		_, err := s.FindSession(ctx, id)
+		wantCode(t, err, fortress.ENOTFOUND)
+	}
+	if _, err := s.FindSession(ctx, live.ID); err != nil {
+		t.Fatalf("FindSession of the live session after pruning: %v", err)
+	}
+	wantRotateCode(t, s, "p-idle", "p-idle-2", now.Add(2*time.Hour), 2*time.Hour, fortress.EUNAUTHORIZED)
+
+	// Rotated tokens are remembered for one idle period, then forgotten; the session goes on.
+	mustRotate(t, s, "p-live-2", "p-live-3", now.Add(150*time.Minute), 2*time.Hour)
+	if n, err := s.PruneSessions(ctx, now.Add(170*time.Minute), time.Hour); err != nil || n != 0 {
+		t.Fatalf("second PruneSessions: got %d, %v; want no session deleted", n, err)
+	}
+	wantRotateCode(t, s, "p-live", "p-x", now.Add(170*time.Minute), 2*time.Hour, fortress.EUNAUTHORIZED) // forgotten
+	mustRotate(t, s, "p-live-3", "p-live-4", now.Add(170*time.Minute), 2*time.Hour)
+	wantRotateCode(t, s, "p-live-2", "p-y", now.Add(171*time.Minute), 2*time.Hour, fortress.EREUSED) // still known
 }

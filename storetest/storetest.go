@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"SessionLifecycle", testSessionLifecycle},
 		{"RefreshTokenReuseRevokesSession", testRefreshReuse},
 		{"UnknownRefreshToken", testUnknownRefreshToken},
+		{"SessionUser", testSessionUser},
+		{"PruneSessions", testPruneSessions},
 		{"IdleTimeout", testIdleTimeout},
 		{"AbsoluteExpiry", testAbsoluteExpiry},
 		{"RevokedSessionCannotRefresh", testRevokedSessionCannotRefresh},

@@ -143,7 +143,7 @@ func TestSigningAlgorithms(t *testing.T) {
 			if m.Algorithm() != tt.wantAlg || m.KeyID() != tt.wantKID {
 				t.Fatalf("Algorithm, KeyID: got %s %s, want %s %s", m.Algorithm(), m.KeyID(), tt.wantAlg, tt.wantKID)
 			}
-			tok, issued, err := m.Issue(42)
+			tok, issued, err := m.Issue(42, 1)
 			if err != nil {
 				t.Fatalf("Issue: got error %v, want nil", err)
 			}
@@ -215,11 +215,11 @@ func TestRotation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, during, after := manager(t, tt.before), manager(t, tt.during), manager(t, tt.after)
-			oldTok, oldClaims, err := before.Issue(7)
+			oldTok, oldClaims, err := before.Issue(7, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			newTok, newClaims, err := during.Issue(8)
+			newTok, newClaims, err := during.Issue(8, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -415,7 +415,7 @@ func TestJWKS(t *testing.T) {
 	}
 
 	// A verifier that knows nothing but the JWK set accepts our tokens.
-	tok, _, err := m.Issue(3)
+	tok, _, err := m.Issue(3, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -718,7 +718,7 @@ func TestKeysAreCopied(t *testing.T) {
 	for _, b := range [][]byte{c.Secret, c.SigningKey, c.VerifyKeys[0], c.PreviousSecrets[0]} {
 		clear(b)
 	}
-	tok, _, err := m.Issue(1)
+	tok, _, err := m.Issue(1, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -828,7 +828,7 @@ func BenchmarkIssueEdDSA(b *testing.B) {
 	m := newTestManager(b, c)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := m.Issue(42); err != nil {
+		if _, _, err := m.Issue(42, 1); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -838,7 +838,7 @@ func BenchmarkVerifyEdDSA(b *testing.B) {
 	c := testConfig()
 	c.SigningKey = rfc8037Key(b)
 	m := newTestManager(b, c)
-	tok, _, err := m.Issue(42)
+	tok, _, err := m.Issue(42, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -46,6 +46,7 @@ var (
 	errCritical      = errors.New("token: unsupported critical header")
 	errSubject       = errors.New("token: subject is not a positive decimal user id")
 	errID            = errors.New("token: missing token id")
+	errSession       = errors.New("token: session id is not a positive decimal string")
 	errMissingClaim  = errors.New("token: missing iat or nbf")
 	errTooLong       = errors.New("token: too long")
 	errUnexpectedAlg = errors.New("token: algorithm does not match the key")
@@ -302,10 +303,12 @@ func (m *Manager) TTL() time.Duration {
 // lifetime. It is the domain's type, so that *Manager is a fortress.TokenService.
 type Claims = fortress.AccessClaims
 
-// Issue returns a signed token for userID, valid from now for the configured TTL, and its claims.
-func (m *Manager) Issue(userID int64) (token string, c Claims, err error) {
-	if userID <= 0 {
-		return "", Claims{}, fmt.Errorf("token: user id must be positive, got %d", userID)
+// Issue returns a signed token for userID in sessionID, valid from now for the configured TTL, and its
+// claims. The session id ("sid") lets every request check that the session has not ended, so a logout
+// takes effect at once instead of when the token expires.
+func (m *Manager) Issue(userID, sessionID int64) (token string, c Claims, err error) {
+	if userID <= 0 || sessionID <= 0 {
+		return "", Claims{}, fmt.Errorf("token: user and session ids must be positive, got %d and %d", userID, sessionID)
 	}
 	raw := make([]byte, 16)
 	if _, err := rand.Read(raw); err != nil {
@@ -315,6 +318,7 @@ func (m *Manager) Issue(userID int64) (token string, c Claims, err error) {
 	now := m.now().Truncate(time.Second)
 	c = Claims{
 		UserID:    userID,
+		SessionID: sessionID,
 		ID:        base64.RawURLEncoding.EncodeToString(raw),
 		IssuedAt:  now,
 		ExpiresAt: now.Add(m.ttl).Truncate(time.Second),
@@ -329,6 +333,7 @@ func (m *Manager) Issue(userID int64) (token string, c Claims, err error) {
 		"nbf": c.IssuedAt.Unix(),
 		"exp": c.ExpiresAt.Unix(),
 		"jti": c.ID,
+		"sid": strconv.FormatInt(sessionID, 10),
 	})
 	t.Header["kid"] = m.signingKID
 	token, err = t.SignedString(m.signingKey)
@@ -352,7 +357,7 @@ func (m *Manager) verify(token string) (Claims, error) {
 	if len(token) > maxTokenLen {
 		return Claims{}, errTooLong
 	}
-	var rc jwt.RegisteredClaims
+	var rc claims
 	if _, err := m.parser.ParseWithClaims(token, &rc, m.key); err != nil {
 		return Claims{}, err
 	}
@@ -361,15 +366,30 @@ func (m *Manager) verify(token string) (Claims, error) {
 	if rc.IssuedAt == nil || rc.NotBefore == nil {
 		return Claims{}, errMissingClaim
 	}
-	userID, err := strconv.ParseInt(rc.Subject, 10, 64)
-	// Only the canonical form we write ("42", not "+42" or "042") is accepted.
-	if err != nil || userID <= 0 || strconv.FormatInt(userID, 10) != rc.Subject {
+	userID, ok := parseID(rc.Subject)
+	if !ok {
 		return Claims{}, errSubject
 	}
 	if rc.ID == "" {
 		return Claims{}, errID
 	}
-	return Claims{UserID: userID, ID: rc.ID, IssuedAt: rc.IssuedAt.Time, ExpiresAt: rc.ExpiresAt.Time}, nil
+	sessionID, ok := parseID(rc.SessionID)
+	if !ok {
+		return Claims{}, errSession
+	}
+	return Claims{UserID: userID, SessionID: sessionID, ID: rc.ID, IssuedAt: rc.IssuedAt.Time, ExpiresAt: rc.ExpiresAt.Time}, nil
+}
+
+// claims are the registered claims and the session id, as a token carries them.
+type claims struct {
+	jwt.RegisteredClaims
+	SessionID string `json:"sid"`
+}
+
+// parseID reads a positive id in the only form we write ("42", not "+42", "042" or a number).
+func parseID(s string) (int64, bool) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0 && strconv.FormatInt(id, 10) == s
 }
 
 // key finds the verification key named by the token's kid header. The parser has already refused algorithms

@@ -61,6 +61,7 @@ func validClaims() jwt.MapClaims {
 		"nbf": testNow.Unix(),
 		"exp": testNow.Add(15 * time.Minute).Unix(),
 		"jti": "b2s0LWp0aS0xMjM0NTY",
+		"sid": "7",
 	}
 }
 
@@ -89,7 +90,7 @@ func b64(t testing.TB, v any) string {
 
 func TestIssueVerifyRoundTrip(t *testing.T) {
 	m := newTestManager(t, testConfig())
-	tok, issued, err := m.Issue(42)
+	tok, issued, err := m.Issue(42, 1)
 	if err != nil {
 		t.Fatalf("Issue: got error %v, want nil", err)
 	}
@@ -107,7 +108,7 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 
 func TestIssueWireFormat(t *testing.T) {
 	m := newTestManager(t, testConfig())
-	tok, issued, err := m.Issue(7)
+	tok, issued, err := m.Issue(7, 3)
 	if err != nil {
 		t.Fatalf("Issue: got error %v, want nil", err)
 	}
@@ -133,7 +134,7 @@ func TestIssueWireFormat(t *testing.T) {
 	iat := float64(testNow.Unix())
 	wantPayload := map[string]any{
 		"sub": "7", "iss": testIssuer, "aud": testAudience, // aud is a single string, not an array
-		"iat": iat, "nbf": iat, "exp": iat + 900, "jti": issued.ID,
+		"iat": iat, "nbf": iat, "exp": iat + 900, "jti": issued.ID, "sid": "3",
 	}
 	if fmt.Sprint(payload) != fmt.Sprint(wantPayload) {
 		t.Fatalf("payload: got %v, want %v", payload, wantPayload)
@@ -151,7 +152,7 @@ func TestIssueUniqueIDs(t *testing.T) {
 	m := newTestManager(t, testConfig())
 	seen := map[string]bool{}
 	for range 100 {
-		_, c, err := m.Issue(1)
+		_, c, err := m.Issue(1, 1)
 		if err != nil {
 			t.Fatalf("Issue: got error %v, want nil", err)
 		}
@@ -162,11 +163,14 @@ func TestIssueUniqueIDs(t *testing.T) {
 	}
 }
 
-func TestIssueRejectsNonPositiveUserID(t *testing.T) {
+func TestIssueRejectsNonPositiveIDs(t *testing.T) {
 	m := newTestManager(t, testConfig())
 	for _, id := range []int64{0, -1, -1 << 63} {
-		if tok, _, err := m.Issue(id); err == nil || tok != "" {
-			t.Fatalf("Issue(%d): got token %q err %v, want no token and an error", id, tok, err)
+		if tok, _, err := m.Issue(id, 1); err == nil || tok != "" {
+			t.Fatalf("Issue(%d, 1): got token %q err %v, want no token and an error", id, tok, err)
+		}
+		if tok, _, err := m.Issue(1, id); err == nil || tok != "" {
+			t.Fatalf("Issue(1, %d): got token %q err %v, want no token and an error", id, tok, err)
 		}
 	}
 }
@@ -189,7 +193,7 @@ func TestKeyID(t *testing.T) {
 	c := testConfig()
 	c.KeyID = "key-2030"
 	m := newTestManager(t, c)
-	tok, _, err := m.Issue(1)
+	tok, _, err := m.Issue(1, 1)
 	if err != nil {
 		t.Fatalf("Issue: got error %v, want nil", err)
 	}
@@ -302,6 +306,12 @@ func TestVerifyRejects(t *testing.T) {
 		{"missing jti", sign(t, hs, testSecret, kid, with(func(c jwt.MapClaims) { delete(c, "jti") })), errID},
 		{"empty jti", sign(t, hs, testSecret, kid, with(func(c jwt.MapClaims) { c["jti"] = "" })), errID},
 
+		// Session id.
+		{"sid missing", sign(t, hs, testSecret, kid, with(func(c jwt.MapClaims) { delete(c, "sid") })), errSession},
+		{"sid zero", sign(t, hs, testSecret, kid, with(func(c jwt.MapClaims) { c["sid"] = "0" })), errSession},
+		{"sid leading zero", sign(t, hs, testSecret, kid, with(func(c jwt.MapClaims) { c["sid"] = "07" })), errSession},
+		{"sid JSON number", sign(t, hs, testSecret, kid, with(func(c jwt.MapClaims) { c["sid"] = 7 })), jwt.ErrTokenMalformed},
+
 		// Tampering and garbage.
 		{"tampered payload", parts[0] + "." + b64(t, tamperedPayload) + "." + parts[2], jwt.ErrTokenSignatureInvalid},
 		{"tampered header kid", b64(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": "x"}) + "." + parts[1] + "." + parts[2], errKeyID},
@@ -382,7 +392,7 @@ func TestVerifyFollowsClock(t *testing.T) {
 	c := testConfig()
 	c.Now = func() time.Time { return now }
 	m := newTestManager(t, c)
-	tok, issued, err := m.Issue(5)
+	tok, issued, err := m.Issue(5, 1)
 	if err != nil {
 		t.Fatalf("Issue: got error %v, want nil", err)
 	}
@@ -454,7 +464,7 @@ func TestRealClock(t *testing.T) {
 	c.Now = nil
 	m := newTestManager(t, c)
 	before := time.Now().Truncate(time.Second)
-	tok, issued, err := m.Issue(1)
+	tok, issued, err := m.Issue(1, 1)
 	if err != nil {
 		t.Fatalf("Issue: got error %v, want nil", err)
 	}
@@ -469,7 +479,7 @@ func TestRealClock(t *testing.T) {
 func TestSecretIsCopied(t *testing.T) {
 	c := testConfig()
 	m := newTestManager(t, c)
-	tok, _, err := m.Issue(1)
+	tok, _, err := m.Issue(1, 1)
 	if err != nil {
 		t.Fatalf("Issue: got error %v, want nil", err)
 	}
@@ -520,7 +530,7 @@ func TestConcurrentUse(t *testing.T) {
 	for i := range 16 {
 		wg.Go(func() {
 			id := int64(i + 1)
-			tok, _, err := m.Issue(id)
+			tok, _, err := m.Issue(id, 1)
 			if err != nil {
 				errs <- err
 				return
@@ -615,7 +625,7 @@ func BenchmarkIssue(b *testing.B) {
 	m := newTestManager(b, testConfig())
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := m.Issue(42); err != nil {
+		if _, _, err := m.Issue(42, 1); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -623,7 +633,7 @@ func BenchmarkIssue(b *testing.B) {
 
 func BenchmarkVerify(b *testing.B) {
 	m := newTestManager(b, testConfig())
-	tok, _, err := m.Issue(42)
+	tok, _, err := m.Issue(42, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -256,6 +256,54 @@ var unsafeScriptPatterns = []struct {
 	{"style attribute", regexp.MustCompile(`setAttribute\s*\(\s*['"]style['"]`)},
 	{"handler attribute", regexp.MustCompile(`setAttribute\s*\(\s*['"]on`)},
 	{"remote URL", regexp.MustCompile(`(?i)\b(?:https?|wss?):|["'` + "`" + `]//`)},
+	{"native dialog", regexp.MustCompile(`\b(?:alert|confirm|prompt)\s*\(`)},
+	{"inline style from script", regexp.MustCompile(`\.style\s*[.\[=]|cssText`)},
+	{"refresh token read by script", regexp.MustCompile(`(?i)refresh_token|refreshToken`)},
+	{"token in a URL", regexp.MustCompile(`(?i)[?&](?:access_)?token=`)},
+}
+
+// TestUnsafeScriptPatternsMatch shows each pattern catches what it is named for, so that a clean result
+// means the scripts are clean rather than that a pattern matches nothing.
+func TestUnsafeScriptPatternsMatch(t *testing.T) {
+	samples := map[string]string{
+		"innerHTML":                    `el.innerHTML = x`,
+		"outerHTML":                    `el.outerHTML = x`,
+		"insertAdjacentHTML":           `el.insertAdjacentHTML('beforeend', x)`,
+		"document.write":               `document.write(x)`,
+		"createContextualFragment":     `range.createContextualFragment(x)`,
+		"DOMParser":                    `new DOMParser()`,
+		"eval":                         `eval(x)`,
+		"Function constructor":         `new Function(x)`,
+		"string timer":                 `setTimeout('go()', 1)`,
+		"localStorage":                 `window.localStorage.setItem('t', token)`,
+		"sessionStorage":               `sessionStorage.setItem('t', token)`,
+		"indexedDB":                    `indexedDB.open('t')`,
+		"document.cookie":              `document.cookie = 'token=' + token`,
+		"style attribute":              `el.setAttribute('style', 'color:red')`,
+		"handler attribute":            `el.setAttribute('onclick', x)`,
+		"remote URL":                   `fetch('https://evil.example/')`,
+		"native dialog":                `if (!window.confirm('Sure?')) return;`,
+		"inline style from script":     `el.style.display = 'none'`,
+		"refresh token read by script": `keep(data.refresh_token)`,
+		"token in a URL":               `fetch('/items/?access_token=' + t)`,
+	}
+	for _, p := range unsafeScriptPatterns {
+		sample, ok := samples[p.name]
+		if !ok {
+			t.Errorf("pattern %q: got no sample, want one here", p.name)
+			continue
+		}
+		if !p.re.MatchString(sample) {
+			t.Errorf("pattern %q: got no match in %q, want one", p.name, sample)
+		}
+	}
+	for _, clean := range []string{`askConfirm('Delete?', 'Delete')`, `showAlert(err.detail, [])`, `ui.alert.hidden = true`} {
+		for _, p := range unsafeScriptPatterns {
+			if p.re.MatchString(clean) {
+				t.Errorf("pattern %q: got a match in the safe %q, want none", p.name, clean)
+			}
+		}
+	}
 }
 
 func TestScriptsAvoidUnsafeAPIs(t *testing.T) {
@@ -370,5 +418,111 @@ func TestVendoredFilesMatchVERSION(t *testing.T) {
 	}
 	if want := `PACKAGE_VERSION:"` + version + `"`; !bytes.Contains(bundle, []byte(want)) {
 		t.Errorf("swagger-ui-bundle.js: got no %s, want the bundle to be the version VERSION names", want)
+	}
+}
+
+// TestAppKeepsTokensOutOfReach pins how app.js holds the tokens (see its header): the login asks for the
+// refresh token as an HttpOnly cookie, the access token is only ever assigned from a login or refresh
+// answer (or dropped), and the session is restored and renewed through POST /auth/refresh.
+func TestAppKeepsTokensOutOfReach(t *testing.T) {
+	src := readFile(t, "static/app.js")
+	for _, want := range []string{
+		`refresh_delivery: 'cookie'`,
+		`send('POST', '/auth/refresh')`,
+		`'/auth/logout'`,
+		`'/auth/me'`,
+		`'/auth/sessions'`,
+		`'/auth/sessions/' + encodeURIComponent(`,
+		`'/auth/password'`,
+		`navigator.locks.request(`,
+	} {
+		if !strings.Contains(src, want) {
+			t.Errorf("app.js: got no %s, want it", want)
+		}
+	}
+	assignRe := regexp.MustCompile(`\baccessToken\s*=[^=]\s*([^;]*);`)
+	assigns := assignRe.FindAllStringSubmatch(src, -1)
+	if len(assigns) < 2 {
+		t.Fatalf("app.js: got %d assignments to accessToken, want the initial one and at least one from a login", len(assigns))
+	}
+	for _, m := range assigns {
+		if rhs := strings.TrimSpace(m[1]); rhs != "null" && rhs != "data.access_token" {
+			t.Errorf("app.js: got accessToken = %s, want only null or data.access_token", rhs)
+		}
+	}
+	// The token goes into exactly one place: the Authorization header of a request to this origin.
+	if got := strings.Count(src, "accessToken"); got > 20 {
+		t.Errorf("app.js: got %d uses of accessToken, want few, so that each can be reviewed", got)
+	}
+	if !strings.Contains(src, `headers.Authorization = 'Bearer ' + token`) {
+		t.Error("app.js: got no Authorization header from the token, want it set in send")
+	}
+}
+
+// TestAppFindsItsElements checks that every element app.js looks up exists in index.html: an id renamed
+// on one side only would break the page at load, where no Go test would otherwise notice.
+func TestAppFindsItsElements(t *testing.T) {
+	src := readFile(t, "static/app.js")
+	page := readFile(t, "index.html")
+	ids := map[string]bool{}
+	classes := map[string]bool{}
+	for _, tag := range tagRe.FindAllStringSubmatch(page, -1) {
+		a := attrs(tag[2])
+		if id, ok := a["id"]; ok {
+			if ids[id] {
+				t.Errorf("index.html: got id %q twice, want unique ids", id)
+			}
+			ids[id] = true
+		}
+		for _, c := range strings.Fields(a["class"]) {
+			classes[c] = true
+		}
+	}
+	byIDRe := regexp.MustCompile(`byId\('([^']+)'\)`)
+	lookups := byIDRe.FindAllStringSubmatch(src, -1)
+	if len(lookups) < 40 {
+		t.Fatalf("app.js: got %d byId lookups, want the page's elements (the pattern may be stale)", len(lookups))
+	}
+	for _, m := range lookups {
+		if !ids[m[1]] {
+			t.Errorf("app.js looks up #%s: got no such id in index.html, want one", m[1])
+		}
+	}
+	selectorRe := regexp.MustCompile(`querySelector\('\.([A-Za-z0-9_-]+)'\)`)
+	for _, m := range selectorRe.FindAllStringSubmatch(src, -1) {
+		if !classes[m[1]] {
+			t.Errorf("app.js looks up .%s: got no such class in index.html, want one", m[1])
+		}
+	}
+}
+
+// TestIndexShowsNothingBeforeTheSessionCheck: the login form, the items and the account panel start
+// hidden, and app.js decides after POST /auth/refresh which to show, so a reload of a signed-in page does
+// not flash the login form and a signed-out page never shows the signed-in parts.
+func TestIndexShowsNothingBeforeTheSessionCheck(t *testing.T) {
+	page := readFile(t, "index.html")
+	found := map[string]bool{}
+	for _, tag := range tagRe.FindAllStringSubmatch(page, -1) {
+		a := attrs(tag[2])
+		switch id := a["id"]; id {
+		case "auth", "items", "account", "session":
+			found[id] = true
+			if !regexp.MustCompile(`(?i)(?:^|\s)hidden(?:\s|=|$)`).MatchString(tag[2]) {
+				t.Errorf("index.html: got #%s without hidden, want it hidden until the session check", id)
+			}
+		case "loading":
+			found[id] = true
+		}
+	}
+	for _, id := range []string{"auth", "items", "account", "session", "loading"} {
+		if !found[id] {
+			t.Errorf("index.html: got no #%s, want it", id)
+		}
+	}
+	for _, want := range []string{`id="sessions-card"`, `id="password-form"`, `id="delete-form"`,
+		`id="sign-out-everywhere"`, `id="logout"`, `<dialog id="confirm-dialog"`, `<template id="session-template">`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("index.html: got no %s, want it", want)
+		}
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"sync"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/fortress-dev/fortress"
 	"github.com/fortress-dev/fortress/config"
+	"github.com/fortress-dev/fortress/httpapi"
 	"github.com/fortress-dev/fortress/internal/bench"
 	"github.com/fortress-dev/fortress/internal/migration"
 	"github.com/fortress-dev/fortress/postgres"
@@ -81,20 +84,51 @@ func serveHealthCeiling(ctx context.Context, args []string, stderr io.Writer) er
 	fs := flag.NewFlagSet("ceiling-health", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8001", "listen address")
+	withHeaders := fs.Bool("fortress-headers", false, "answer with Fortress's response headers too: ceiling (a'), what those headers cost net/http")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	health := func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, healthBody{Status: "ok"}) }
+	var extra http.Header
+	if *withHeaders {
+		extra = fortressHeaders(ctx)
+	}
+	return serveCeiling(ctx, *addr, healthCeiling(extra))
+}
+
+// healthCeiling is ceiling (a)'s handler; with extra headers, ceiling (a').
+func healthCeiling(extra http.Header) http.Handler {
+	health := func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		for k, v := range extra { // shared values, assigned as Fortress assigns its own: the cost is net/http writing them
+			h[k] = v
+		}
+		writeJSON(w, http.StatusOK, healthBody{Status: "ok"})
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", health)
 	mux.HandleFunc("GET /readyz", health)
-	return serveCeiling(ctx, *addr, mux)
+	return mux
+}
+
+// fortressHeaders are the headers Fortress's own /health answer carries (the security headers, the
+// request id, Cache-Control), read from httpapi itself so that ceiling (a') follows any change to them.
+// The request id is one fixed value: generating it is Fortress's work, not the header's.
+func fortressHeaders(ctx context.Context) http.Header {
+	api := httpapi.NewServer(httpapi.Config{Logger: slog.New(slog.DiscardHandler)})
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1/health", nil))
+	h := rec.Result().Header
+	h.Del("Content-Type") // writeJSON sets these two itself
+	h.Del("Content-Length")
+	return h
 }
 
 // store is what the harness needs of an engine: the domain's services and migrations.
 type store interface {
 	fortress.UserService
 	fortress.ItemService
+	fortress.SessionService
+	fortress.AuditService
 	Migrate(ctx context.Context) ([]int64, error)
 	MigrationStatus(ctx context.Context) (migration.Status, error)
 	Ping(ctx context.Context) error
@@ -131,6 +165,11 @@ func serveItemCeiling(ctx context.Context, args []string, getenv func(string) st
 		return err
 	}
 	defer func() { _ = s.Close() }()
+	return serveCeiling(ctx, *addr, itemCeiling(s))
+}
+
+// itemCeiling is ceiling (b)'s handler on the engine s.
+func itemCeiling(s store) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Ping(r.Context()); err != nil {
@@ -156,7 +195,7 @@ func serveItemCeiling(ctx context.Context, args []string, getenv func(string) st
 			writeJSON(w, http.StatusOK, itemBody{ID: it.ID, Name: it.Name, Description: it.Description, OwnerID: it.OwnerID})
 		}
 	})
-	return serveCeiling(ctx, *addr, mux)
+	return mux
 }
 
 // runArgon2 is ceiling (c): Argon2id hashes per second with the given parameters, one goroutine per

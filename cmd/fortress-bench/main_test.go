@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fortress-dev/fortress/internal/bench"
+	"github.com/fortress-dev/fortress/internal/pgtest"
 )
 
 // The harness re-executes itself for the generator and the ceilings. Under `go test` that executable
@@ -25,7 +28,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -61,8 +64,9 @@ func TestHarnessEndToEnd(t *testing.T) {
 	bin := fortressBinary(t)
 	jsonPath := filepath.Join(t.TempDir(), "out", "bench.json")
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"-bin", bin, "-json", jsonPath, "-duration", "300ms", "-warmup", "100ms",
-		"-argon2-duration", "100ms", "-startups", "2", "-users", "2", "-items", "20", "-concurrency", "4"},
+	err := run(t.Context(), []string{"-bin", bin, "-json", jsonPath, "-duration", "1s", "-warmup", "100ms", // 1s: a busy machine hashes a password in ~200 ms
+		"-argon2-duration", "100ms", "-startups", "2", "-users", "2", "-items", "20", "-concurrency", "4",
+		"-paired-rounds", "2", "-paired-slice", "300ms"},
 		env(nil), nil, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
@@ -75,7 +79,7 @@ func TestHarnessEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatalf("bench.json: %v", err)
 	}
-	if len(r.StartupSQLite) != 2 || r.BinaryBytes == 0 || r.Ceilings.Health == nil || r.Ceilings.Argon2 == nil {
+	if len(r.StartupSQLite) != 2 || r.BinaryBytes == 0 || r.Ceilings.Health == nil || r.Ceilings.HealthHeaders == nil || r.Ceilings.Argon2 == nil {
 		t.Errorf("report lacks start-ups, binary size or ceilings: %+v", r)
 	}
 	if r.ServerEnv["FORTRESS_LOG_LEVEL"] != "warn" || strings.Contains(string(b), "JWT_SECRET_KEY\": \"") && !strings.Contains(string(b), "(random") {
@@ -101,6 +105,11 @@ func TestHarnessEndToEnd(t *testing.T) {
 		}
 		if c := r.Ceilings.Item[e.Name]; c == nil || c.Errors != 0 || c.Requests == 0 {
 			t.Errorf("%s: item ceiling got %+v, want answers and no errors", e.Name, c)
+		}
+		for _, scenario := range []string{bench.ScenarioHealth, bench.ScenarioItemGet} {
+			if p := e.PairedFor(scenario); p == nil || len(p.Ratios) != 2 || p.Errors != 0 || p.CeilingUS <= 0 {
+				t.Errorf("%s: paired %s got %+v, want 2 rounds without errors", e.Name, scenario, p)
+			}
 		}
 		if e.IdleRSS <= 0 || e.StartupMS <= 0 {
 			t.Errorf("%s: idle RSS %d, start-up %v ms; want both measured", e.Name, e.IdleRSS, e.StartupMS)
@@ -140,11 +149,15 @@ func TestBadCommandLines(t *testing.T) {
 		{"-duration", "0s"},
 		{"-concurrency", "0"},
 		{"-items", "5"},
+		{"-paired-rounds", "-1"},
 		{"-bin", filepath.Join(t.TempDir(), "missing")},
 		{"-no-such-flag"},
+		{"-server-env", "JWT_SECRET_KEY=x"},
+		{"-server-env", "novalue"},
 		{"argon2", "-memory", "1"},
 		{"argon2", "-bogus"},
 		{"ceiling-health", "-bogus"},
+		{"ceiling-health", "-fortress-headers=maybe"},
 		{"ceiling-item", "-bogus"},
 		{"serve-profiled"},
 		{"profile", "-engines", "oracle"},
@@ -196,6 +209,28 @@ func TestHealthCeilingServesUntilCancelled(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("ceiling-health after cancel: got %v, want a clean stop", err)
+	}
+}
+
+// Ceiling (a') sends what Fortress's /health sends, headers included, so that its gap to (a) is the
+// headers' cost alone.
+func TestHealthCeilingWithFortressHeaders(t *testing.T) {
+	want := fortressHeaders(t.Context())
+	for _, name := range []string{"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
+		"Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy", "Permissions-Policy", "Cache-Control", "X-Request-Id"} {
+		if want.Get(name) == "" {
+			t.Errorf("Fortress's /health headers lack %s: got %v", name, want)
+		}
+	}
+	rec := httptest.NewRecorder()
+	healthCeiling(want).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
+	for name := range want {
+		if got := rec.Header().Get(name); got != want.Get(name) {
+			t.Errorf("ceiling (a') %s: got %q, want %q", name, got, want.Get(name))
+		}
+	}
+	if rec.Body.String() != `{"status":"ok"}` || rec.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("ceiling (a') answered %q (%s), want Fortress's body", rec.Body, rec.Header().Get("Content-Type"))
 	}
 }
 
@@ -254,14 +289,14 @@ func TestHelpers(t *testing.T) {
 	if got := tail("a\nb\nc\n", 2); got != "b\nc" {
 		t.Errorf("tail got %q, want %q", got, "b\nc")
 	}
-	env := publicServerEnv()
+	env := publicServerEnv([]string{"FORTRESS_DB_MAX_CONNS=4"})
 	for k, v := range env {
 		if strings.Contains(k, "SECRET") && !strings.HasPrefix(v, "(") {
 			t.Errorf("public server env shows %s=%q, want the secret described, not given", k, v)
 		}
 	}
-	if env["FORTRESS_RATE_LIMIT"] != "off" || env["FORTRESS_ENV"] != "production" {
-		t.Errorf("public server env got %v, want rate limits off in production mode", env)
+	if env["FORTRESS_RATE_LIMIT"] != "off" || env["FORTRESS_ENV"] != "production" || env["FORTRESS_DB_MAX_CONNS"] != "4" {
+		t.Errorf("public server env got %v, want rate limits off in production mode and the -server-env setting", env)
 	}
 	h := &harness{report: &bench.Report{}}
 	h.serverLog("sqlite", `{"level":"WARN","msg":"dependency unavailable"}`+"\nnot json\n")

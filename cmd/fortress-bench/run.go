@@ -46,6 +46,9 @@ type options struct {
 	users, items, startups     int
 	serverCPUs, loadCPUs       string
 	noPin                      bool
+	extraEnv                   []string // -server-env: settings for the server and ceiling (b), for experiments
+	pairRounds                 int
+	pairSlice                  time.Duration
 }
 
 func (o *options) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -79,6 +82,16 @@ func (o *options) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "CPU list for the server, its database and the ceilings (default: the first half)")
 	fs.StringVar(&o.loadCPUs, "load-cpus", "", "CPU list for the load generator (default: the other half)")
 	fs.BoolVar(&o.noPin, "no-pin", false, "do not pin processes to CPUs")
+	fs.IntVar(&o.pairRounds, "paired-rounds", 6, "rounds of the paired measurement of /health against (a) and the item read against (b), which the targets use (0: none)")
+	fs.DurationVar(&o.pairSlice, "paired-slice", time.Second, "measured time of each side of a paired round")
+	fs.Func("server-env", "KEY=VALUE for the server and ceiling (b), e.g. FORTRESS_DB_MAX_CONNS=4 (repeatable; recorded in the report)", func(s string) error {
+		k, _, ok := strings.Cut(s, "=")
+		if !ok || k == "" || strings.Contains(k, "SECRET") || k == "JWT_SECRET_KEY" || k == "PATH" {
+			return fmt.Errorf("-server-env %q: want KEY=VALUE, not a secret or PATH", s)
+		}
+		o.extraEnv = append(o.extraEnv, s)
+		return nil
+	})
 }
 
 func (o *options) validate() error {
@@ -105,6 +118,8 @@ func (o *options) validate() error {
 		return errors.New("concurrency must be at least 1")
 	case o.users < 1 || o.items < bench.ListLimit:
 		return fmt.Errorf("want at least 1 user and %d items each", bench.ListLimit)
+	case o.pairRounds < 0 || o.pairRounds > 0 && o.pairSlice <= 0:
+		return errors.New("-paired-rounds must not be negative, and -paired-slice must be positive")
 	}
 	return nil
 }
@@ -156,7 +171,7 @@ func newHarness(o options, getenv func(string) string, progress io.Writer) (*har
 		h.taskset, h.serverCPUs, h.loadCPUs = "", bench.FormatCPUList(allowed), bench.FormatCPUList(allowed)
 	}
 	h.report.Machine = bench.Machine{CPUs: len(allowed), CPUModel: cpuModel(), Kernel: kernel(), GoVersion: runtime.Version(),
-		ServerCPUs: h.serverCPUs, LoadCPUs: h.loadCPUs, Pinned: h.pinnedOK}
+		ServerCPUs: h.serverCPUs, LoadCPUs: h.loadCPUs, Pinned: h.pinnedOK, LoadBefore: bench.LoadAverage()}
 	return h, nil
 }
 
@@ -192,7 +207,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	h.serverArgv = func(string) []string { return []string{bin, "serve"} }
 	r := h.report
 	r.Binary, r.BinaryBytes = o.bin, fi.Size()
-	r.ServerEnv = publicServerEnv()
+	r.ServerEnv = publicServerEnv(o.extraEnv)
 	h.note("the server runs with FORTRESS_LOG_LEVEL=warn: at the default (info) it writes one JSON access-log line per request, which costs more than some requests themselves; rate limits are off so that they measure nothing but the server")
 
 	if err := h.measureStartup(ctx); err != nil {
@@ -216,6 +231,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	h.flagDoubts()
 	r.Targets = r.Evaluate()
 	r.ElapsedSeconds = time.Since(r.Started).Seconds()
+	r.Machine.LoadAfter = bench.LoadAverage()
 	fmt.Fprintln(stdout)
 	r.WriteTable(stdout)
 	if o.jsonPath != "" {
@@ -229,9 +245,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 
 // publicServerEnv is the configuration the server runs with, as recorded in the report: every
 // variable the harness sets except the secrets.
-func publicServerEnv() map[string]string {
+func publicServerEnv(extra []string) map[string]string {
 	m := map[string]string{}
-	for _, kv := range baseServerEnv() {
+	for _, kv := range append(baseServerEnv(), extra...) {
 		k, v, _ := strings.Cut(kv, "=")
 		if k != "PATH" {
 			m[k] = v
@@ -352,29 +368,43 @@ func (h *harness) measureArgon2(ctx context.Context) error {
 	return nil
 }
 
-// healthCeiling is ceiling (a), loaded exactly like the health scenario.
+// healthCeiling is ceiling (a), loaded exactly like the health scenario, and then (a'): the same with
+// Fortress's response headers, which tells what writing those headers costs net/http.
 func (h *harness) healthCeiling(ctx context.Context) error {
-	addr, err := freeAddr(ctx)
-	if err != nil {
-		return err
+	for _, c := range []struct {
+		name, scenario string
+		args           []string
+		result         **bench.Result
+	}{
+		{"ceiling (a)", "ceiling-health", nil, &h.report.Ceilings.Health},
+		{"ceiling (a')", "ceiling-health-headers", []string{"-fortress-headers"}, &h.report.Ceilings.HealthHeaders},
+	} {
+		addr, err := freeAddr(ctx)
+		if err != nil {
+			return err
+		}
+		p, err := start(c.name, "", []string{"PATH=" + os.Getenv("PATH")}, nil, nil,
+			h.pinned(h.serverCPUs, append([]string{h.self, "ceiling-health", "-addr", addr}, c.args...)))
+		if err != nil {
+			return err
+		}
+		if _, err := p.waitReady(ctx, "http://"+addr+"/readyz", time.Now(), 30*time.Second); err != nil {
+			_ = p.stop(10 * time.Second)
+			return err
+		}
+		res, err := h.generate(ctx, h.job(bench.ScenarioHealth, addr, nil, p.pid(), 0))
+		if err != nil {
+			_ = p.stop(10 * time.Second)
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+		res.Scenario = c.scenario
+		*c.result = &res
+		h.logf("%s: %.0f req/s", c.name, res.RPS)
+		if err := p.stop(10 * time.Second); err != nil {
+			return err
+		}
 	}
-	p, err := start("ceiling (a)", "", []string{"PATH=" + os.Getenv("PATH")}, nil, nil,
-		h.pinned(h.serverCPUs, []string{h.self, "ceiling-health", "-addr", addr}))
-	if err != nil {
-		return err
-	}
-	defer func() { _ = p.stop(10 * time.Second) }()
-	if _, err := p.waitReady(ctx, "http://"+addr+"/readyz", time.Now(), 30*time.Second); err != nil {
-		return err
-	}
-	res, err := h.generate(ctx, h.job(bench.ScenarioHealth, addr, nil, p.pid(), 0))
-	if err != nil {
-		return fmt.Errorf("ceiling (a): %w", err)
-	}
-	res.Scenario = "ceiling-health"
-	h.report.Ceilings.Health = &res
-	h.logf("ceiling (a): %.0f req/s", res.RPS)
-	return p.stop(10 * time.Second)
+	return nil
 }
 
 // job is the generator's work for one scenario.
@@ -421,7 +451,7 @@ func (h *harness) engine(ctx context.Context, name string, ceilings bool) (bench
 	e.Source = db.source
 	h.logf("%s: %s", name, db.source)
 
-	srv, addr, took, err := h.startServer(ctx, "fortress", dir, h.serverArgv(dir), db.env)
+	srv, addr, took, err := h.startServer(ctx, "fortress", dir, h.serverArgv(dir), append(db.env, h.opts.extraEnv...))
 	if err != nil {
 		return e, err
 	}
@@ -451,6 +481,11 @@ func (h *harness) engine(ctx context.Context, name string, ceilings bool) (bench
 		h.progressLine(name, &res)
 		e.Results = append(e.Results, res)
 	}
+	if ceilings && h.opts.pairRounds > 0 {
+		if err := h.paired(ctx, &e, dir, db, addr, srv.pid(), users); err != nil {
+			return e, err
+		}
+	}
 	if err := srv.stop(20 * time.Second); err != nil {
 		return e, err
 	}
@@ -461,6 +496,76 @@ func (h *harness) engine(ctx context.Context, name string, ceilings bool) (bench
 		}
 	}
 	return e, nil
+}
+
+// paired measures the ratio targets again, each side by side with its ceiling: the ceiling's process runs
+// next to the server, and short windows of the two alternate (ABBA) for several rounds, so that a change in
+// what the rest of the machine does (the noise of a shared VM, minutes long) falls on both sides alike. The
+// targets use the median of the rounds' ratios.
+func (h *harness) paired(ctx context.Context, e *bench.Engine, dir string, db database, addr string, serverPID int, users []bench.User) error {
+	type pair struct {
+		scenario, ceiling string
+		argv              []string
+		env               []string
+		mix               bench.Mix
+	}
+	var pairs []pair
+	if slices.Contains(h.opts.scenarios, bench.ScenarioHealth) {
+		pairs = append(pairs, pair{bench.ScenarioHealth, "(a)", []string{"ceiling-health"}, nil, bench.Mixes[bench.ScenarioHealth]})
+	}
+	if slices.Contains(h.opts.scenarios, bench.ScenarioItemGet) {
+		pairs = append(pairs, pair{bench.ScenarioItemGet, "(b)", []string{"ceiling-item"}, append(slices.Clone(db.env), h.opts.extraEnv...),
+			bench.Mix{{Kind: bench.KindCeilingItem, Percent: 100}}})
+	}
+	for _, pr := range pairs {
+		caddr, err := freeAddr(ctx)
+		if err != nil {
+			return err
+		}
+		env := append([]string{"PATH=" + os.Getenv("PATH")}, pr.env...)
+		p, err := start("ceiling "+pr.ceiling, dir, env, nil, nil, h.pinned(h.serverCPUs, append(append([]string{h.self}, pr.argv...), "-addr", caddr)))
+		if err != nil {
+			return err
+		}
+		if _, err := p.waitReady(ctx, "http://"+caddr+"/readyz", time.Now(), 30*time.Second); err != nil {
+			_ = p.stop(10 * time.Second)
+			return err
+		}
+		res := bench.Paired{Scenario: pr.scenario, Ceiling: pr.ceiling}
+		for round := range h.opts.pairRounds {
+			fj := h.job(pr.scenario, addr, users, serverPID, db.dbPID)
+			cj := h.job(pr.scenario, caddr, users, p.pid(), db.dbPID)
+			cj.Mix = pr.mix
+			for _, j := range []*bench.Job{&fj, &cj} {
+				j.Warmup, j.Duration = min(h.opts.warmup, 300*time.Millisecond), h.opts.pairSlice
+			}
+			order := []*bench.Job{&fj, &cj}
+			if round%2 == 1 {
+				order = []*bench.Job{&cj, &fj}
+			}
+			var got [2]bench.Result
+			for _, j := range order {
+				r, err := h.generate(ctx, *j)
+				if err != nil {
+					_ = p.stop(10 * time.Second)
+					return fmt.Errorf("paired %s: %w", pr.scenario, err)
+				}
+				if j == &fj {
+					got[0] = r
+				} else {
+					got[1] = r
+				}
+			}
+			res.AddRound(got[0], got[1])
+		}
+		h.logf("%s paired %s/%s: median %.0f%% (%.0f%% to %.0f%%, %d rounds)", e.Name, pr.scenario, pr.ceiling,
+			res.Median*100, res.Min*100, res.Max*100, len(res.Ratios))
+		e.Paired = append(e.Paired, res)
+		if err := p.stop(10 * time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (h *harness) progressLine(engine string, res *bench.Result) {
@@ -500,7 +605,7 @@ func (h *harness) itemCeiling(ctx context.Context, engine, dir string, db databa
 	if err != nil {
 		return err
 	}
-	env := append([]string{"PATH=" + os.Getenv("PATH")}, db.env...)
+	env := append(append([]string{"PATH=" + os.Getenv("PATH")}, db.env...), h.opts.extraEnv...)
 	p, err := start("ceiling (b)", dir, env, nil, nil, h.pinned(h.serverCPUs, []string{h.self, "ceiling-item", "-addr", addr}))
 	if err != nil {
 		return err
@@ -548,8 +653,10 @@ func (h *harness) database(ctx context.Context, engine string) (database, error)
 		where = "throwaway cluster, not pinned"
 		if h.pinnedOK {
 			// The backends the pool opens later are forked from the postmaster and inherit its CPUs.
-			for _, pid := range append([]int{c.PID()}, bench.Children(c.PID())...) {
-				if out, err := exec.CommandContext(ctx, h.taskset, "-a", "-p", "-c", h.serverCPUs, strconv.Itoa(pid)).CombinedOutput(); err != nil { //nolint:gosec // G204: taskset on our own child
+			for i, pid := range append([]int{c.PID()}, bench.Children(c.PID())...) {
+				out, err := exec.CommandContext(ctx, h.taskset, "-a", "-p", "-c", h.serverCPUs, strconv.Itoa(pid)).CombinedOutput() //nolint:gosec // G204: taskset on our own child
+				// A backend may end between listing and pinning; only the postmaster must be pinned.
+				if err != nil && (i == 0 || processExists(pid)) {
 					db.cleanup()
 					return db, fmt.Errorf("pin PostgreSQL: %w: %s", err, out)
 				}
@@ -578,6 +685,12 @@ func (h *harness) database(ctx context.Context, engine string) (database, error)
 	u.Path = "/" + name
 	db.env = []string{"DATABASE_URL=" + u.String(), "AUTO_MIGRATE=true"}
 	return db, nil
+}
+
+// processExists tells whether pid is still a live process.
+func processExists(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
 }
 
 // adminExec runs one statement on its own connection and returns the server's version.
@@ -611,6 +724,7 @@ func (h *harness) flagDoubts() {
 		}
 	}
 	check("ceiling (a)", h.report.Ceilings.Health)
+	check("ceiling (a')", h.report.Ceilings.HealthHeaders)
 	for name, res := range h.report.Ceilings.Item {
 		check(name+" ceiling (b)", res)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -263,4 +264,54 @@ func TestVersion(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "fortress ") || !strings.Contains(out.String(), "go1.") {
 		t.Fatalf("version: got %q", out.String())
 	}
+}
+
+// TestShutdownDelayKeepsServingWhileUnready: after SIGTERM, for FORTRESS_SHUTDOWN_DELAY the instance
+// answers 503 on /readyz, so that load balancers take it out, but still serves the requests that reach
+// it; then it stops.
+func TestShutdownDelayKeepsServingWhileUnready(t *testing.T) {
+	vars := baseEnv(t)
+	vars["FORTRESS_SHUTDOWN_DELAY"] = "3s" // long enough for the two requests below, even on a busy machine
+	s := startServe(t, vars)
+	s.cancel() // SIGTERM
+	s.log.waitFor(t, "shutting down")
+	if resp := call(t, "GET", s.base+"/readyz", "", "", "", nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("readyz during the delay: got %d, want 503", resp.StatusCode)
+	}
+	if resp := call(t, "GET", s.base+"/health", "", "", "", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a request during the delay: got %d, want it served (200)", resp.StatusCode)
+	}
+	select {
+	case err := <-s.done:
+		t.Fatalf("serve returned %v during the delay, want it still serving", err)
+	default:
+	}
+	if err := s.stop(t); err != nil { // returns once the delay is over
+		t.Fatalf("serve after the delay: %v", err)
+	}
+}
+
+// TestServeOnANewerSchema: during a rolling upgrade the pipeline migrates first, and the old replicas
+// must stay ready on the newer schema (migrations keep the previous release working); they warn.
+func TestServeOnANewerSchema(t *testing.T) {
+	vars := baseEnv(t)
+	if err := run(context.Background(), []string{"fortress", "migrate", "up"}, env(vars), io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	path := strings.TrimPrefix(vars["DATABASE_URL"], "sqlite:")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The next release's migration, applied by the pipeline before that release rolls out.
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version_id, is_applied) VALUES (999, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	s := startServe(t, vars)
+	s.log.waitFor(t, "the database schema is newer than this binary: serving, as a rolling upgrade's old replicas do; deploy the newer binary")
+	if resp := call(t, "GET", s.base+"/readyz", "", "", "", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz on a newer schema: got %d, want 200", resp.StatusCode)
+	}
+	exercise(t, s.base)
 }

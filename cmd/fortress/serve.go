@@ -18,6 +18,8 @@ import (
 	"github.com/fortress-dev/fortress/clientip"
 	"github.com/fortress-dev/fortress/config"
 	"github.com/fortress-dev/fortress/httpapi"
+	"github.com/fortress-dev/fortress/logredact"
+	"github.com/fortress-dev/fortress/metrics"
 	"github.com/fortress-dev/fortress/password"
 	"github.com/fortress-dev/fortress/ratelimit"
 	"github.com/fortress-dev/fortress/token"
@@ -68,6 +70,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := checkSchema(ctx, s); err != nil {
 		return err
 	}
+	if current, latest, ahead := schemaAhead(ctx, s); ahead {
+		logger.Warn("the database schema is newer than this binary: serving, as a rolling upgrade's old replicas do; deploy the newer binary",
+			"schema_version", current, "binary_version", latest)
+	}
 
 	hasher, err := password.NewHasher(password.Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads})
 	if err != nil {
@@ -76,7 +82,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// Building the hasher ran one Argon2id computation (its dummy hash): hand those 19 MiB back to the OS
 	// now rather than carry them as idle resident memory.
 	debug.FreeOSMemory()
-	passwords := password.NewGuarded(hasher, password.NewGate(cfg.HashConcurrency, cfg.HashQueue, cfg.HashWait))
+	m := newMetrics(s)
+	gate := password.NewGate(cfg.HashConcurrency, cfg.HashQueue, cfg.HashWait)
+	gate.Observe(m)
+	m.WatchHashing(func() metrics.HashStats { return metrics.HashStats{InFlight: gate.InFlight(), Waiting: gate.Waiting()} })
+	passwords := password.NewGuarded(hasher, gate)
 	clients, err := clientip.New(cfg.TrustedProxies)
 	if err != nil {
 		return fmt.Errorf("FORTRESS_TRUSTED_PROXIES: %w", err)
@@ -93,12 +103,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer closeLimiter()
 	version := buildVersion()
 	api := httpapi.NewServer(httpapi.Config{
-		Logger:    logger,
-		Users:     s,
-		Items:     s,
-		Passwords: passwords,
-		Tokens:    tokens,
-		TokenTTL:  cfg.AccessTokenTTL,
+		Logger:          logger,
+		Users:           s,
+		Items:           s,
+		Passwords:       passwords,
+		Tokens:          tokens,
+		TokenTTL:        cfg.AccessTokenTTL,
+		Sessions:        s,
+		Audit:           s,
+		SessionLifetime: cfg.SessionLifetime,
+		SessionIdle:     cfg.SessionIdle,
 		Ready: func(ctx context.Context) error {
 			if err := s.Ping(ctx); err != nil {
 				return err
@@ -117,7 +131,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		LoginLockout:  ratelimit.Policy{Name: "login-failures", Limit: cfg.LoginFailuresMax, Window: cfg.LoginLockout},
 		JWKS:          jwks(tokens),
 		Version:       version,
+		Observer:      m,
 	})
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(ctx, cfg.MetricsAddr, m, logger)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		readyCtx, stopReady := context.WithCancel(ctx)
+		watched := watchReadiness(readyCtx, api.CheckReady, readinessInterval)
+		defer func() { stopReady(); <-watched }() // before the database closes
+	}
 
 	tlsConfig, err := loadTLS(cfg.TLSCertFile, cfg.TLSKeyFile)
 	if err != nil {
@@ -133,8 +158,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// The certificate is in TLSConfig; ServeTLS adds HTTP/2 to the negotiated protocols.
 		scheme, serve = "https", func(srv *http.Server) error { return srv.ServeTLS(ln, "", "") }
 	}
+	traced, stopTracing, err := newTracing(ctx, getenv, version, logger)
+	if err != nil {
+		return err
+	}
+	defer func() { // after the server stopped: the last spans are flushed
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			logger.Warn("tracing: spans not flushed", "err", err)
+		}
+	}()
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           traced(api),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
@@ -150,6 +186,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logger.Info("fortress started", "addr", ln.Addr().String(), "scheme", scheme, "ui", base+"/", "docs", base+"/docs",
 		"engine", string(cfg.Engine), "env", cfg.Env, "version", version)
 
+	pruneCtx, stopPruning := context.WithCancel(ctx)
+	pruned := make(chan struct{})
+	go func() { defer close(pruned); pruneSessions(pruneCtx, s, cfg.SessionIdle, pruneInterval, logger) }()
+	defer func() { stopPruning(); <-pruned }() // before the database closes
+
 	served := make(chan error, 1)
 	go func() { served <- serve(srv) }()
 	select {
@@ -158,10 +199,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case <-ctx.Done():
 	}
 
-	// Readiness fails first, then the listener closes and in-flight requests get ShutdownTimeout to
-	// finish; the database closes last (deferred above).
-	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	// Readiness fails first, and for ShutdownDelay the instance keeps serving while load balancers notice
+	// and stop sending it requests; then the listener closes and in-flight requests get ShutdownTimeout
+	// to finish; the database closes last (deferred above).
+	logger.Info("shutting down", "delay", cfg.ShutdownDelay.String(), "timeout", cfg.ShutdownTimeout.String())
 	api.Drain()
+	if cfg.ShutdownDelay > 0 {
+		delay := time.NewTimer(cfg.ShutdownDelay)
+		select {
+		case <-delay.C:
+		case err := <-served: // the listener failed meanwhile: nothing left to drain
+			delay.Stop()
+			return err
+		}
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -253,7 +304,7 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 
 // newLogger writes structured logs to w, JSON unless configured otherwise.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel, ReplaceAttr: logredact.ReplaceAttr}
 	if cfg.LogFormat == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}

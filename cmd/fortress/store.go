@@ -15,6 +15,8 @@ import (
 type store interface {
 	fortress.UserService
 	fortress.ItemService
+	fortress.SessionService
+	fortress.AuditService
 	Migrate(ctx context.Context) ([]int64, error)
 	MigrationStatus(ctx context.Context) (migration.Status, error)
 	Ping(ctx context.Context) error
@@ -41,8 +43,14 @@ func checkSchema(ctx context.Context, s store) error {
 	if st.Pending() {
 		return fmt.Errorf("database schema is at version %d but this binary needs %d: run `fortress migrate up` (or set AUTO_MIGRATE=true)", st.Current, st.Latest)
 	}
-	if st.Current > st.Latest {
-		return fmt.Errorf("database schema is at version %d, newer than this binary's %d: deploy the newer binary", st.Current, st.Latest)
-	}
+	// A newer schema is what a rolling upgrade looks like from the old replicas: `migrate up` ran in the
+	// pipeline before the new binary rolls out. Migrations are written to keep the previous release
+	// working (expand, then contract a release later: docs/operations.md), so the old binary stays ready.
 	return nil
+}
+
+// schemaAhead says whether the database's schema is newer than this binary knows, for a warning.
+func schemaAhead(ctx context.Context, s store) (current, latest int64, ahead bool) {
+	st, err := s.MigrationStatus(ctx)
+	return st.Current, st.Latest, err == nil && st.Current > st.Latest
 }

@@ -77,16 +77,33 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return userError(err)
 		}
+		if err := auditCLI(ctx, s, "user.register", u.ID, "cli role="+u.Role); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "created user %d (%s) with role %s\n", u.ID, u.Email, u.Role)
 	case "set-role":
 		u, err := s.FindUserByEmail(ctx, *email)
 		if err != nil {
 			return userError(err)
 		}
+		before := u.Role
 		if u, err = s.SetUserRole(ctx, u.ID, *role); err != nil {
 			return userError(err)
 		}
+		if err := auditCLI(ctx, s, "admin.role.change", u.ID, "cli "+before+"->"+u.Role); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "user %d (%s) now has role %s\n", u.ID, u.Email, u.Role)
+	}
+	return nil
+}
+
+// auditCLI records a change made from the command line in the audit log, like the API's own events
+// (the same stable names), with no actor: the operator is whoever could run the binary.
+func auditCLI(ctx context.Context, s fortress.AuditService, event string, subject int64, detail string) error {
+	_, err := s.AppendAudit(ctx, fortress.AuditEvent{Event: event, SubjectID: subject, Outcome: "success", Detail: detail})
+	if err != nil {
+		return fmt.Errorf("the change is made, but its audit event could not be stored: %w", err)
 	}
 	return nil
 }

@@ -3,13 +3,18 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fortress-dev/fortress"
+	"github.com/fortress-dev/fortress/config"
 )
 
 func TestUserCommand(t *testing.T) {
@@ -40,6 +45,29 @@ func TestUserCommand(t *testing.T) {
 	}
 	if _, err := user("", "set-role", "-email", "someone@example.com", "-role", "user"); err != nil {
 		t.Fatalf("demote one of two admins: %v", err)
+	}
+	// Every change is in the audit log, under the API's event names, without an actor.
+	cfg, err := config.Load(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(ctx, cfg.Database())
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _, err := st.ListAudit(ctx, fortress.AuditFilter{Limit: 10})
+	_ = st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events {
+		got = append(got, fmt.Sprintf("%s %d %d %s %s", e.Event, e.ActorID, e.SubjectID, e.Outcome, e.Detail))
+	}
+	want := []string{"admin.role.change 0 2 success cli admin->user", "admin.role.change 0 2 success cli user->admin",
+		"user.register 0 2 success cli role=user", "user.register 0 1 success cli role=admin"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("audit log: got %q, want %q", got, want)
 	}
 
 	failures := []struct {

@@ -52,7 +52,8 @@ func fakeFortress(t *testing.T, wrong *atomic.Bool) string {
 			reply(w, 401, map[string]string{"detail": "Incorrect email or password"})
 			return
 		}
-		reply(w, 200, map[string]string{"access_token": "h.p.s", "token_type": "bearer"})
+		reply(w, 200, map[string]any{"access_token": "h.p.s", "token_type": "bearer", "expires_in": 900,
+			"refresh_token": "q3Y0nQx0CqkXfVb2m0gS8m8rJ8zHn3sV4k1yQp6tT2E"})
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -141,6 +141,20 @@ func Children(ppid int) []int {
 	return out
 }
 
+// LoadAverage is the machine's 1-minute load average, 0 when it cannot be read.
+func LoadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
 // MachineBusy is the CPU time all CPUs of the machine have spent on anything but idling and waiting for
 // I/O since boot (steal included: on a virtual machine, time another guest took). The window's share
 // that neither the server, its database nor the generator used is other tenants' load: noise.

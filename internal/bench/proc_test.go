@@ -106,6 +106,9 @@ func TestProcReadingsOfThisProcess(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
 	}
+	if load := LoadAverage(); load < 0 || load > 10_000 {
+		t.Errorf("load average got %v, want a plausible value from /proc/loadavg", load)
+	}
 	before, err := ProcCPU(os.Getpid())
 	if err != nil {
 		t.Fatal(err)

@@ -168,6 +168,10 @@ func deref(p *int64) any {
 
 var healthBody = []byte(`{"status":"ok"}`)
 
+// minRefreshToken is the shortest refresh token a login may answer: Fortress's carry 256 random bits,
+// 43 characters of base64url.
+const minRefreshToken = 32
+
 // Check verifies an answer: its status, and that its body has the shape and the values the request
 // calls for. A wrong answer is an error of the run, however fast it came.
 func Check(e Expect, status int, body []byte) error {
@@ -223,14 +227,22 @@ func checkBody(e Expect, body []byte) error {
 		}
 	case KindLogin:
 		var tok struct {
-			AccessToken string `json:"access_token"`
-			TokenType   string `json:"token_type"`
+			AccessToken  string `json:"access_token"`
+			TokenType    string `json:"token_type"`
+			ExpiresIn    int64  `json:"expires_in"`
+			RefreshToken string `json:"refresh_token"`
 		}
 		if err := json.Unmarshal(body, &tok); err != nil {
 			return fmt.Errorf("body is not a token response: %w", err)
 		}
-		if strings.Count(tok.AccessToken, ".") != 2 || tok.TokenType != "bearer" {
+		switch {
+		case strings.Count(tok.AccessToken, ".") != 2 || tok.TokenType != "bearer":
 			return errors.New("no bearer JWT in the token response")
+		case tok.ExpiresIn <= 0:
+			return errors.New("token response without a positive expires_in")
+		case len(tok.RefreshToken) < minRefreshToken || tok.RefreshToken == tok.AccessToken:
+			// Every login opens a session: no refresh token means no session was written.
+			return errors.New("token response without a refresh token")
 		}
 	}
 	return nil

@@ -109,6 +109,7 @@ func TestBuildWritesValidRequests(t *testing.T) {
 func TestCheckCountsWrongAnswers(t *testing.T) {
 	item := `{"id":71,"name":"n","description":null,"owner_id":7}`
 	get := Expect{Kind: KindItemGet, ItemID: 71, OwnerID: 7}
+	const refresh = "q3Y0nQx0CqkXfVb2m0gS8m8rJ8zHn3sV4k1yQp6tT2E"
 	for _, tc := range []struct {
 		name   string
 		e      Expect
@@ -136,7 +137,10 @@ func TestCheckCountsWrongAnswers(t *testing.T) {
 		{"short page", Expect{Kind: KindItemList, OwnerID: 7, Count: 2}, 200, "[" + item + "]", false},
 		{"page with someone else's item", Expect{Kind: KindItemList, OwnerID: 8, Count: 1}, 200, "[" + item + "]", false},
 		{"page that is an object", Expect{Kind: KindItemList, OwnerID: 7, Count: 1}, 200, item, false},
-		{"token", Expect{Kind: KindLogin}, 200, `{"access_token":"a.b.c","token_type":"bearer","expires_in":900}`, true},
+		{"token", Expect{Kind: KindLogin}, 200, `{"access_token":"a.b.c","token_type":"bearer","expires_in":900,"refresh_token":"` + refresh + `"}`, true},
+		{"token without a refresh token", Expect{Kind: KindLogin}, 200, `{"access_token":"a.b.c","token_type":"bearer","expires_in":900}`, false},
+		{"token with a short refresh token", Expect{Kind: KindLogin}, 200, `{"access_token":"a.b.c","token_type":"bearer","expires_in":900,"refresh_token":"abc"}`, false},
+		{"token without expires_in", Expect{Kind: KindLogin}, 200, `{"access_token":"a.b.c","token_type":"bearer","refresh_token":"` + refresh + `"}`, false},
 		{"token that is no JWT", Expect{Kind: KindLogin}, 200, `{"access_token":"abc","token_type":"bearer"}`, false},
 		{"token response that is no JSON", Expect{Kind: KindLogin}, 200, `access_token=x`, false},
 		{"wrong credentials", Expect{Kind: KindLogin}, 401, `{"detail":"Incorrect email or password"}`, false},

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -54,7 +56,9 @@ func LoadCompose(ctx context.Context, file string, profiles ...string) (*types.P
 // start-up order gated on health and on the migration's success; secrets only through compose secrets
 // read via *_FILE; read_only, cap_drop ALL and no-new-privileges everywhere; ports bound to 127.0.0.1;
 // the tls, redis and monitoring profiles present and nothing but db, migrate and api started without
-// them. Bind-mounted files must exist next to the compose file. An error means the file does not load.
+// them; the monitoring profile's services as explicit non-root users, Grafana's admin password from a
+// secret file and no anonymous access, and the api's metrics listener enabled but never published.
+// Bind-mounted files must exist next to the compose file. An error means the file does not load.
 func CheckCompose(ctx context.Context, file string) ([]string, error) {
 	all, err := LoadCompose(ctx, file, "*")
 	if err != nil {
@@ -75,6 +79,7 @@ func CheckCompose(ctx context.Context, file string) ([]string, error) {
 	checkSecrets(all, add)
 	checkStartupOrder(all, add)
 	checkProfiles(all, core, add)
+	checkMonitoringProfile(all, add)
 	return problems, nil
 }
 
@@ -286,5 +291,56 @@ func checkProfiles(all, core *types.Project, add func(string, ...any)) {
 	sort.Strings(got)
 	if want := []string{serviceAPI, serviceDB, serviceMigrate}; !slices.Equal(got, want) {
 		add("without profiles compose starts %v, want %v", got, want)
+	}
+}
+
+// numericNonRoot is a user:group of numbers, neither of them root's 0.
+var numericNonRoot = regexp.MustCompile(`^[1-9][0-9]*:[1-9][0-9]*$`)
+
+// checkMonitoringProfile holds the monitoring profile to what the images alone would not guarantee: both
+// run as an explicit non-root user and group, Grafana takes its admin password from a secret file, admits
+// no anonymous users, and reaches only Prometheus (not the database's network); the api runs its metrics
+// listener for Prometheus to scrape, and never publishes it.
+func checkMonitoringProfile(p *types.Project, add func(string, ...any)) {
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		s := p.Services[name]
+		if !slices.Contains(s.Profiles, "monitoring") {
+			continue
+		}
+		if !numericNonRoot.MatchString(s.User) {
+			add("service %s: user %q; the monitoring profile runs as an explicit non-root uid:gid (not group 0)", s.Name, s.User)
+		}
+		if !strings.HasPrefix(s.Image, "grafana/grafana:") {
+			continue
+		}
+		if v := s.Environment["GF_SECURITY_ADMIN_PASSWORD__FILE"]; v == nil || !strings.HasPrefix(*v, "/run/secrets/") {
+			add("service %s: GF_SECURITY_ADMIN_PASSWORD__FILE must name a compose secret under /run/secrets/", s.Name)
+		}
+		if _, ok := s.Environment["GF_SECURITY_ADMIN_PASSWORD"]; ok {
+			add("service %s: GF_SECURITY_ADMIN_PASSWORD puts the admin password in the file; use GF_SECURITY_ADMIN_PASSWORD__FILE", s.Name)
+		}
+		if v := s.Environment["GF_AUTH_ANONYMOUS_ENABLED"]; v == nil || *v != "false" {
+			add("service %s: GF_AUTH_ANONYMOUS_ENABLED must be \"false\": anonymous users see every dashboard", s.Name)
+		}
+		if _, ok := s.Networks["backend"]; ok {
+			add("service %s: on the backend network; Grafana needs Prometheus only, not the database's network", s.Name)
+		}
+	}
+	api, ok := p.Services[serviceAPI]
+	if !ok {
+		return
+	}
+	port, err := MetricsPort(p)
+	if err != nil {
+		add("%v (the monitoring profile scrapes it)", err)
+		return
+	}
+	for _, pc := range api.Ports {
+		if int(pc.Target) == port {
+			add("service %s: the metrics listener (%s, port %d) is published; it must stay on the internal network", serviceAPI, metricsAddr, port)
+		}
+	}
+	if v := api.Environment["FORTRESS_ADDR"]; v != nil && strings.HasSuffix(*v, ":"+strconv.Itoa(port)) {
+		add("service %s: %s and FORTRESS_ADDR share port %d", serviceAPI, metricsAddr, port)
 	}
 }

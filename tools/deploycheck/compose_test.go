@@ -49,6 +49,16 @@ func TestComposeRulesBite(t *testing.T) {
 		{"secret outside secrets/", "file: ./secrets/jwt_secret_key", "file: ./jwt_secret_key", "not under ./secrets/"},
 		{"missing config file", "./deploy/caddy/Caddyfile:/etc/caddy/Caddyfile:ro", "./deploy/caddy/Caddyfile.missing:/etc/caddy/Caddyfile:ro", "does not exist"},
 		{"db reachable", "    internal: true\n", "    internal: false\n", "not internal"},
+		{"no profile monitoring", "    profiles: [monitoring]\n    image: grafana", "    profiles: [metrics]\n    image: grafana", "profile monitoring: no service runs grafana/grafana"},
+		{"metrics published", `      - "127.0.0.1:8000:8000"`, `      - "127.0.0.1:8000:8000"` + "\n      - \"127.0.0.1:9091:9090\"", "metrics listener (FORTRESS_METRICS_ADDR, port 9090) is published"},
+		{"metrics off", "      FORTRESS_METRICS_ADDR: \":9090\"\n", "", "FORTRESS_METRICS_ADDR is not set"},
+		{"prometheus open", `"127.0.0.1:9090:9090"`, `"9090:9090"`, "bind it to 127.0.0.1"},
+		{"prometheus user implicit", "    user: \"65534:65534\"\n", "", `service prometheus: user ""`},
+		{"grafana root group", `user: "472:472"`, `user: "472:0"`, "not group 0"},
+		{"grafana admin password inline", "GF_SECURITY_ADMIN_PASSWORD__FILE: /run/secrets/grafana_admin_password", "GF_SECURITY_ADMIN_PASSWORD: correct-horse-battery", "GF_SECURITY_ADMIN_PASSWORD puts the admin password"},
+		{"grafana anonymous", `GF_AUTH_ANONYMOUS_ENABLED: "false"`, `GF_AUTH_ANONYMOUS_ENABLED: "true"`, "GF_AUTH_ANONYMOUS_ENABLED"},
+		{"grafana on backend", "    networks: [monitoring]\n", "    networks: [monitoring, backend]\n", "service grafana: on the backend network"},
+		{"monitoring config missing", "./deploy/monitoring/alerts.yml:/etc/prometheus/alerts.yml:ro", "./deploy/monitoring/alert.yml:/etc/prometheus/alerts.yml:ro", "does not exist"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,283 @@
+package browsertest
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Bounds: generous for a loaded 2-core machine (make test runs other packages at the same time), short
+// enough that a hang fails the run well within CI's time.
+const (
+	buildBound  = 5 * time.Minute
+	startBound  = 30 * time.Second
+	scriptBound = 5 * time.Minute
+)
+
+// defaultChromium is Debian's chromium package; the test never uses a browser that playwright downloads.
+const defaultChromium = "/usr/bin/chromium"
+
+// jwtShape matches a JWT (base64url of '{"' starts every header and payload): no log line may hold one.
+var jwtShape = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}`)
+
+// TestBrowser runs e2e.mjs in headless Chromium against the real binary; every check it prints is a
+// subtest-like line in the log, and any failed check fails the test.
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a browser")
+	}
+	chromium, node := prerequisites(t)
+	bin := build(t)
+	srv := start(t, bin)
+
+	artifacts, err := os.MkdirTemp("", "fortress-browsertest-") //nolint:usetesting // kept after a failure, for its screenshots
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scriptBound)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "e2e.mjs")
+	cmd.Env = append(os.Environ(), "BASE_URL="+srv.base, "CHROMIUM="+chromium, "ARTIFACTS="+artifacts)
+	cmd.WaitDelay = 10 * time.Second
+	began := time.Now()
+	out, runErr := cmd.CombinedOutput()
+	elapsed := time.Since(began)
+
+	summary := ""
+	var failures []string
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(line, "FAIL - "):
+			failures = append(failures, strings.TrimPrefix(line, "FAIL - "))
+		case strings.HasPrefix(line, "browser checks: "):
+			summary = line
+		}
+		t.Log(line)
+	}
+	for _, f := range failures {
+		t.Errorf("browser check failed: %s", f)
+	}
+	switch {
+	case ctx.Err() != nil:
+		t.Errorf("e2e.mjs did not finish within %s", scriptBound)
+	case summary == "":
+		t.Errorf("e2e.mjs printed no summary line (exit: %v), want \"browser checks: N passed, ...\"", runErr)
+	case runErr != nil && len(failures) == 0:
+		t.Errorf("e2e.mjs: %v with no failed check printed, want exit status 0", runErr)
+	case runErr == nil && !strings.Contains(summary, " 0 failed, 0 not run"):
+		t.Errorf("e2e.mjs exited 0 with %q, want 0 failed and 0 not run", summary)
+	}
+
+	srv.checkLog(t)
+	if t.Failed() {
+		t.Logf("screenshots of the failures, if any: %s", artifacts)
+		srv.dumpLog(t)
+	} else {
+		_ = os.RemoveAll(artifacts)
+	}
+	t.Logf("%s; the script took %s", summary, elapsed.Round(100*time.Millisecond))
+}
+
+// prerequisites finds Chromium, node and the installed playwright-core, or skips (fails under CI=true).
+func prerequisites(t *testing.T) (chromium, node string) {
+	t.Helper()
+	var missing []string
+	chromium = os.Getenv("FORTRESS_TEST_CHROMIUM")
+	if chromium == "" {
+		chromium = defaultChromium
+	}
+	if _, err := exec.LookPath(chromium); err != nil { // an absolute path: checks that it is an executable file
+		missing = append(missing, "chromium ("+chromium+"; apt-get install chromium)")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing = append(missing, "node (apt-get install nodejs npm)")
+	}
+	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core", "package.json")); err != nil {
+		missing = append(missing, "browsertest/node_modules (cd browsertest && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)")
+	}
+	if len(missing) > 0 {
+		msg := "browser tests need " + strings.Join(missing, ", ")
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + "; under CI=true a missing prerequisite is a failure (.ci/run installs them)")
+		}
+		t.Skip("SKIP: " + msg)
+	}
+	return chromium, node
+}
+
+// build compiles cmd/fortress from this checkout into a temporary directory.
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "fortress")
+	ctx, cancel := context.WithTimeout(context.Background(), buildBound)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/fortress-dev/fortress/cmd/fortress").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./cmd/fortress: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// server is one running `fortress serve` process and what it logged.
+type server struct {
+	base string
+
+	mu    sync.Mutex
+	lines []string
+}
+
+// start runs `fortress serve` on a free loopback port with a throwaway SQLite database and development
+// settings: a random signing key, cheap hashing and no rate limits (the script logs in often from one
+// address), and waits until /readyz answers 200.
+func start(t *testing.T, bin string) *server {
+	t.Helper()
+	dir := t.TempDir()
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"FORTRESS_ENV":                 "development",
+		"FORTRESS_ADDR":                "127.0.0.1:0",
+		"DATABASE_URL":                 "sqlite:" + filepath.Join(dir, "fortress.db"),
+		"JWT_SECRET_KEY":               hex.EncodeToString(key),
+		"FORTRESS_ARGON2_MEMORY_KIB":   "8192",
+		"FORTRESS_ARGON2_TIME":         "1",
+		"FORTRESS_RATE_LIMIT":          "off",
+		"FORTRESS_LOGIN_RATE_LIMIT":    "off",
+		"FORTRESS_REGISTER_RATE_LIMIT": "off",
+		"FORTRESS_LOG_FORMAT":          "json",
+		"FORTRESS_SHUTDOWN_TIMEOUT":    "5s",
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Dir = dir // no .env file to pick up
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start fortress serve: %v", err)
+	}
+	exited := make(chan struct{})
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+
+	s := &server{}
+	addr := make(chan string, 1)
+	go func() {
+		defer close(exited)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.lines = append(s.lines, line)
+			s.mu.Unlock()
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "fortress started" {
+				addr <- rec.Addr
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		_ = cmd.Wait()
+	}()
+	select {
+	case a := <-addr:
+		s.base = "http://" + a
+	case <-exited:
+		s.dumpLog(t)
+		t.Fatal("fortress serve exited before it listened")
+	case <-time.After(startBound):
+		s.dumpLog(t)
+		t.Fatalf("fortress serve did not log \"fortress started\" within %s", startBound)
+	}
+	s.waitReady(t)
+	return s
+}
+
+func (s *server) waitReady(t *testing.T) {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(startBound)
+	var last error
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(s.base + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.dumpLog(t)
+	t.Fatalf("GET /readyz: got %v, want 200 within %s", last, startBound)
+}
+
+// checkLog fails on what the browser's work must never cause on the server: a 5xx answer, an ERROR log
+// line, or a token in the log.
+func (s *server) checkLog(t *testing.T) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	requests := 0
+	for _, line := range s.lines {
+		if jwtShape.MatchString(line) {
+			t.Errorf("server log shows a JWT: %.300s", line)
+		}
+		var rec struct {
+			Level  string `json:"level"`
+			Msg    string `json:"msg"`
+			Status int    `json:"status"`
+		}
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		if rec.Msg == "request" {
+			requests++
+		}
+		if rec.Status >= 500 || rec.Level == "ERROR" {
+			t.Errorf("server log: got %.300s, want no 5xx and no error", line)
+		}
+	}
+	if requests == 0 {
+		t.Error("server log: got no request lines, want the access log of the browser's requests")
+	}
+}
+
+func (s *server) dumpLog(t *testing.T) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	const keep = 80
+	lines := s.lines
+	if len(lines) > keep {
+		lines = lines[len(lines)-keep:]
+	}
+	t.Logf("last %d lines of the server log:\n%s", len(lines), strings.Join(lines, "\n"))
+}
