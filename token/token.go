@@ -133,8 +133,8 @@ type verificationKey struct {
 	raw    []byte // the key's bytes, to tell a key configured twice from two keys sharing a kid
 }
 
-// Manager issues and verifies access tokens. It is safe for concurrent use: nothing changes after
-// NewManager.
+// Manager issues and verifies access tokens. It is safe for concurrent use: its keys and settings never
+// change after NewManager, and the cache of verified tokens has its own lock.
 type Manager struct {
 	signingKID    string
 	signingMethod jwt.SigningMethod
@@ -150,6 +150,7 @@ type Manager struct {
 	ttl        time.Duration
 	now        func() time.Time
 	parser     *jwt.Parser
+	verified   *verified
 }
 
 // NewManager validates c and returns a Manager. Keys are copied, so later changes to c's slices have no
@@ -179,6 +180,7 @@ func NewManager(c Config) (*Manager, error) {
 		audience:   c.Audience,
 		ttl:        c.TTL,
 		now:        now,
+		verified:   newVerified(),
 	}
 
 	if len(c.SigningKey) > 0 {
@@ -344,40 +346,50 @@ func (m *Manager) Issue(userID, sessionID int64) (token string, c Claims, err er
 }
 
 // Verify checks token's algorithm, key id, signature, issuer, audience and lifetime and returns its claims.
-// Every failure wraps ErrInvalidToken; the wrapped cause is for logs and never contains a key.
+// Every failure wraps ErrInvalidToken; the wrapped cause is for logs and never contains a key. A token
+// verified before is not parsed again: its lifetime is checked against the cached claims (see verified).
 func (m *Manager) Verify(token string) (Claims, error) {
-	c, err := m.verify(token)
+	if len(token) > maxTokenLen {
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, errTooLong)
+	}
+	now := m.now()
+	digest := sha256.Sum256([]byte(token))
+	if c, ok := m.verified.get(digest, now); ok {
+		return c, nil
+	}
+	t, err := m.verify(token)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	return c, nil
+	m.verified.put(digest, t, now)
+	return t.claims, nil
 }
 
-func (m *Manager) verify(token string) (Claims, error) {
-	if len(token) > maxTokenLen {
-		return Claims{}, errTooLong
-	}
+func (m *Manager) verify(token string) (verifiedToken, error) {
 	var rc claims
 	if _, err := m.parser.ParseWithClaims(token, &rc, m.key); err != nil {
-		return Claims{}, err
+		return verifiedToken{}, err
 	}
 	// The parser checks iat and nbf when present; we always write them, so their absence means someone else
 	// made this token.
 	if rc.IssuedAt == nil || rc.NotBefore == nil {
-		return Claims{}, errMissingClaim
+		return verifiedToken{}, errMissingClaim
 	}
 	userID, ok := parseID(rc.Subject)
 	if !ok {
-		return Claims{}, errSubject
+		return verifiedToken{}, errSubject
 	}
 	if rc.ID == "" {
-		return Claims{}, errID
+		return verifiedToken{}, errID
 	}
 	sessionID, ok := parseID(rc.SessionID)
 	if !ok {
-		return Claims{}, errSession
+		return verifiedToken{}, errSession
 	}
-	return Claims{UserID: userID, SessionID: sessionID, ID: rc.ID, IssuedAt: rc.IssuedAt.Time, ExpiresAt: rc.ExpiresAt.Time}, nil
+	return verifiedToken{
+		claims:    Claims{UserID: userID, SessionID: sessionID, ID: rc.ID, IssuedAt: rc.IssuedAt.Time, ExpiresAt: rc.ExpiresAt.Time},
+		notBefore: rc.NotBefore.Time,
+	}, nil
 }
 
 // claims are the registered claims and the session id, as a token carries them.

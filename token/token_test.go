@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -387,32 +388,108 @@ func TestVerifyAccepts(t *testing.T) {
 	}
 }
 
+// TestVerifyFollowsClock checks the lifetime at each instant twice: on a token seen for the first time
+// (the parser's checks) and on one verified at issue time (the cache's checks), which must agree.
 func TestVerifyFollowsClock(t *testing.T) {
-	now := testNow
-	c := testConfig()
-	c.Now = func() time.Time { return now }
-	m := newTestManager(t, c)
-	tok, issued, err := m.Issue(5, 1)
+	for _, cached := range []bool{false, true} {
+		now := testNow
+		c := testConfig()
+		c.Now = func() time.Time { return now }
+		m := newTestManager(t, c)
+		tok, issued, err := m.Issue(5, 1)
+		if err != nil {
+			t.Fatalf("Issue: got error %v, want nil", err)
+		}
+		tests := []struct {
+			at     time.Time
+			wantOK bool
+		}{
+			{testNow.Add(-leeway), true},
+			{testNow.Add(-leeway - time.Second), false}, // before nbf/iat beyond the leeway
+			{issued.ExpiresAt.Add(-time.Second), true},
+			{issued.ExpiresAt.Add(leeway - time.Nanosecond), true},
+			{issued.ExpiresAt.Add(leeway), false},
+			{issued.ExpiresAt.Add(time.Hour), false},
+		}
+		for _, tt := range tests {
+			m.verified = newVerified()
+			if cached {
+				now = testNow
+				if _, err := m.Verify(tok); err != nil {
+					t.Fatalf("Verify at issue: got error %v, want nil", err)
+				}
+			}
+			now = tt.at
+			_, err := m.Verify(tok)
+			if (err == nil) != tt.wantOK || (err != nil && !errors.Is(err, ErrInvalidToken)) {
+				t.Fatalf("Verify (cached=%v) at issue%+v: got error %v, want ok=%v", cached, tt.at.Sub(testNow), err, tt.wantOK)
+			}
+		}
+	}
+}
+
+// TestVerifyCachesOnlyValidTokens: a rejected token leaves no entry, so forged tokens cannot fill the
+// cache, and a cached token does not make a near copy of it acceptable.
+func TestVerifyCachesOnlyValidTokens(t *testing.T) {
+	m := newTestManager(t, testConfig())
+	tok, _, err := m.Issue(7, 3)
 	if err != nil {
 		t.Fatalf("Issue: got error %v, want nil", err)
 	}
-	tests := []struct {
-		at     time.Time
-		wantOK bool
-	}{
-		{testNow.Add(-leeway), true},
-		{testNow.Add(-leeway - time.Second), false}, // before nbf/iat beyond the leeway
-		{issued.ExpiresAt.Add(-time.Second), true},
-		{issued.ExpiresAt.Add(leeway - time.Nanosecond), true},
-		{issued.ExpiresAt.Add(leeway), false},
-		{issued.ExpiresAt.Add(time.Hour), false},
+	tampered := tok[:len(tok)-2] + flip(tok[len(tok)-2:len(tok)-1]) + tok[len(tok)-1:]
+	if _, err := m.Verify(tampered); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("Verify(tampered): got %v, want ErrInvalidToken", err)
 	}
-	for _, tt := range tests {
-		now = tt.at
-		_, err := m.Verify(tok)
-		if (err == nil) != tt.wantOK {
-			t.Fatalf("Verify at issue%+v: got error %v, want ok=%v", tt.at.Sub(testNow), err, tt.wantOK)
+	if n := len(m.verified.entries); n != 0 {
+		t.Fatalf("after a rejected token: got %d cached entries, want 0", n)
+	}
+	for range 2 {
+		c, err := m.Verify(tok)
+		if err != nil || c.UserID != 7 || c.SessionID != 3 {
+			t.Fatalf("Verify: got %+v, %v; want user 7, session 3", c, err)
 		}
+	}
+	if n := len(m.verified.entries); n != 1 {
+		t.Fatalf("after a valid token: got %d cached entries, want 1", n)
+	}
+	if _, err := m.Verify(tampered); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("Verify(tampered) after the genuine token was cached: got %v, want ErrInvalidToken", err)
+	}
+}
+
+// flip replaces a base64url character by another one.
+func flip(c string) string {
+	if c == "A" {
+		return "B"
+	}
+	return "A"
+}
+
+// TestVerifiedIsBounded: a full cache drops expired entries first, then enough others to stay within
+// maxVerified, and the newest entry is always kept.
+func TestVerifiedIsBounded(t *testing.T) {
+	live := verifiedToken{claims: Claims{UserID: 1, IssuedAt: testNow, ExpiresAt: testNow.Add(time.Hour)}, notBefore: testNow}
+	expired := verifiedToken{claims: Claims{UserID: 2, IssuedAt: testNow.Add(-2 * time.Hour), ExpiresAt: testNow.Add(-time.Hour)}}
+	digest := func(i int) [sha256.Size]byte { return sha256.Sum256([]byte(strconv.Itoa(i))) }
+
+	v := newVerified()
+	for i := range maxVerified {
+		v.put(digest(i), expired, testNow)
+	}
+	v.put(digest(-1), live, testNow)
+	if n := len(v.entries); n != 1 {
+		t.Fatalf("full of expired entries, then one more: got %d entries, want 1", n)
+	}
+
+	v = newVerified()
+	for i := range 3 * maxVerified {
+		v.put(digest(i), live, testNow)
+		if n := len(v.entries); n > maxVerified {
+			t.Fatalf("after %d inserts: got %d entries, want at most %d", i+1, n, maxVerified)
+		}
+	}
+	if c, ok := v.get(digest(3*maxVerified-1), testNow); !ok || c.UserID != 1 {
+		t.Fatalf("newest entry: got %+v, %v; want it cached", c, ok)
 	}
 }
 
@@ -535,9 +612,11 @@ func TestConcurrentUse(t *testing.T) {
 				errs <- err
 				return
 			}
-			c, err := m.Verify(tok)
-			if err != nil || c.UserID != id {
-				errs <- fmt.Errorf("Verify: got %+v, %v; want user %d", c, err, id)
+			for range 3 { // the first verification fills the cache, the others read it
+				c, err := m.Verify(tok)
+				if err != nil || c.UserID != id {
+					errs <- fmt.Errorf("Verify: got %+v, %v; want user %d", c, err, id)
+				}
 			}
 		})
 	}
@@ -632,15 +711,30 @@ func BenchmarkIssue(b *testing.B) {
 }
 
 func BenchmarkVerify(b *testing.B) {
-	m := newTestManager(b, testConfig())
+	benchmarkVerify(b, newTestManager(b, testConfig()))
+}
+
+// benchmarkVerify measures a token's first verification (the parser's whole work) and every later one
+// (a cache hit that only rechecks the lifetime).
+func benchmarkVerify(b *testing.B, m *Manager) {
 	tok, _, err := m.Issue(42, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := m.Verify(tok); err != nil {
-			b.Fatal(err)
+	b.Run("first", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := m.verify(tok); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	b.Run("cached", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := m.Verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
