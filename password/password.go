@@ -85,12 +85,12 @@ type keyFunc func(password, salt []byte, time, memory uint32, threads uint8, key
 type Hasher struct {
 	params Params
 	idKey  keyFunc
-	// dummy is a hash of a random password made with params; VerifyDummy verifies against it so that a login
-	// for an unknown account costs what a wrong password costs.
+	// dummy is a PHC string with params, a random salt and a random key; VerifyDummy verifies against it so
+	// that a login for an unknown account costs what a wrong password costs.
 	dummy string
 }
 
-// NewHasher validates p and returns a Hasher using it. It computes one hash up front for VerifyDummy.
+// NewHasher validates p and returns a Hasher using it.
 func NewHasher(p Params) (*Hasher, error) {
 	return newHasher(p, argon2.IDKey)
 }
@@ -99,17 +99,17 @@ func newHasher(p Params, idKey keyFunc) (*Hasher, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Hasher{params: p, idKey: idKey}
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
+	// The dummy needs no Argon2id run of its own: verifying against it derives a key with p from the
+	// password and the salt, exactly as for a real hash, and a random key is as unmatchable as a derived one
+	// (a 2^-256 chance). So start-up costs no hashing time and no Argon2id memory.
+	salt, key := make([]byte, saltLen), make([]byte, keyLen)
+	if _, err := rand.Read(salt); err != nil {
 		return nil, fmt.Errorf("password: reading random bytes: %w", err)
 	}
-	dummy, err := h.Hash(base64.RawStdEncoding.EncodeToString(secret))
-	if err != nil {
-		return nil, err
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("password: reading random bytes: %w", err)
 	}
-	h.dummy = dummy
-	return h, nil
+	return &Hasher{params: p, idKey: idKey, dummy: encode(p, salt, key)}, nil
 }
 
 // Params returns the parameters new hashes are made with.

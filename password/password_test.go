@@ -62,7 +62,9 @@ func newRecordingHasher(t *testing.T, p Params) (*Hasher, *recorder) {
 	if err != nil {
 		t.Fatalf("newHasher(%+v): got error %v, want nil", p, err)
 	}
-	r.reset() // forget the dummy hash made by the constructor
+	if calls := r.reset(); len(calls) != 0 {
+		t.Fatalf("newHasher: got %d Argon2 calls, want none (start-up must not pay for a hash)", len(calls))
+	}
 	return h, r
 }
 
