@@ -30,6 +30,17 @@ type UserFilter struct {
 	Offset int
 }
 
+// UserUpdate is an administrator's change to an account: a nil field keeps its value.
+type UserUpdate struct {
+	Role     *string // RoleUser or RoleAdmin
+	IsActive *bool   // false deactivates the account and ends its sessions; true reactivates it
+}
+
+// RemovesAdmin reports whether the update takes an active administrator out of the active administrators.
+func (up UserUpdate) RemovesAdmin() bool {
+	return (up.Role != nil && *up.Role != RoleAdmin) || (up.IsActive != nil && !*up.IsActive)
+}
+
 // EmailKey returns the form of an email address under which it is unique. Two addresses that differ only
 // in letter case name the same account (the original let `a@x.com` and `A@x.com` be two users).
 func EmailKey(email string) string {
@@ -58,14 +69,11 @@ type UserService interface {
 	// ListUsers returns a page of users and the number of users matching the filter.
 	ListUsers(ctx context.Context, filter UserFilter) (users []User, total int, err error)
 
-	// SetUserRole changes a user's role. It returns ENOTFOUND for a missing user, EINVALID for an unknown
-	// role, and ECONFLICT when the change would leave no active administrator.
-	SetUserRole(ctx context.Context, id int64, role string) (User, error)
-
-	// SetUserActive deactivates or reactivates a user; deactivating also revokes all of the user's
-	// sessions, in the same transaction. ENOTFOUND for a missing user, ECONFLICT when the change would
-	// leave no active administrator.
-	SetUserActive(ctx context.Context, id int64, active bool) (User, error)
+	// UpdateUser applies update to user id in one transaction, so that a change of both fields happens
+	// whole or not at all, and returns the account before and after it. Deactivating also revokes all of
+	// the user's sessions in that transaction. ENOTFOUND for a missing user, EINVALID for an unknown role,
+	// ECONFLICT when the change would leave no active administrator.
+	UpdateUser(ctx context.Context, id int64, update UserUpdate) (before, after User, err error)
 
 	// DeleteUser deletes the user with its items and sessions (the audit log keeps its events).
 	// ENOTFOUND for a missing user, ECONFLICT when it is the last active administrator.

@@ -240,49 +240,42 @@ func (a *admin) handleUserUpdate() http.Handler {
 			writeValidation(w, r, errs...)
 			return
 		}
-		u, err := a.users.FindUserByID(r.Context(), id)
-		if err != nil {
+		update := fortress.UserUpdate{Role: req.Role, IsActive: req.IsActive}
+		before, after, err := a.users.UpdateUser(r.Context(), id, update)
+		actor := userFrom(r.Context()).ID
+		switch {
+		case fortress.ErrorCode(err) == fortress.ECONFLICT:
+			// Only taking an active administrator away can conflict: record each refused part of it.
+			refused := fortress.AuditEvent{ActorID: actor, SubjectID: id, Outcome: outcomeFailure, Detail: "last_admin"}
+			if update.Role != nil && *update.Role != fortress.RoleAdmin {
+				refused.Event = eventRoleChange
+				a.audit.record(r, refused)
+			}
+			if update.IsActive != nil && !*update.IsActive {
+				refused.Event = eventUserDeactivate
+				a.audit.record(r, refused)
+			}
+			writeProblem(w, r, http.StatusConflict, detailLastAdmin)
+			return
+		case err != nil:
 			a.writeUserError(w, r, err)
 			return
 		}
-		if req.Role != nil && *req.Role != u.Role {
-			change := u.Role + "->" + *req.Role
-			u, err = a.users.SetUserRole(r.Context(), id, *req.Role)
-			if !a.changed(w, r, eventRoleChange, id, change, err) {
-				return
-			}
+		// One event per field that changed; asking for the value a field already has records nothing.
+		changed := fortress.AuditEvent{ActorID: actor, SubjectID: id, Outcome: outcomeSuccess}
+		if before.Role != after.Role {
+			changed.Event, changed.Detail = eventRoleChange, before.Role+"->"+after.Role
+			a.audit.record(r, changed)
 		}
-		if req.IsActive != nil && *req.IsActive != u.IsActive {
-			event := eventUserReactivate
-			if !*req.IsActive {
-				event = eventUserDeactivate
+		if before.IsActive != after.IsActive {
+			changed.Event, changed.Detail = eventUserReactivate, ""
+			if !after.IsActive {
+				changed.Event = eventUserDeactivate
 			}
-			u, err = a.users.SetUserActive(r.Context(), id, *req.IsActive)
-			if !a.changed(w, r, event, id, "", err) {
-				return
-			}
+			a.audit.record(r, changed)
 		}
-		writeJSON(w, r, a.log, http.StatusOK, newAdminUserResponse(u))
+		writeJSON(w, r, a.log, http.StatusOK, newAdminUserResponse(after))
 	})
-}
-
-// changed records the outcome of a change to account id and reports whether it happened. When it did
-// not, it answers the client: a refusal to remove the last active administrator is recorded as a failure
-// and answered 409.
-func (a *admin) changed(w http.ResponseWriter, r *http.Request, event string, id int64, detail string, err error) bool {
-	e := fortress.AuditEvent{Event: event, ActorID: userFrom(r.Context()).ID, SubjectID: id, Outcome: outcomeSuccess, Detail: detail}
-	switch {
-	case err == nil:
-		a.audit.record(r, e)
-		return true
-	case fortress.ErrorCode(err) == fortress.ECONFLICT:
-		e.Outcome, e.Detail = outcomeFailure, "last_admin"
-		a.audit.record(r, e)
-		writeProblem(w, r, http.StatusConflict, detailLastAdmin)
-	default:
-		a.writeUserError(w, r, err)
-	}
-	return false
 }
 
 // writeUserError answers a failed lookup or change of an account.

@@ -25,8 +25,8 @@ const testClientIP = "192.0.2.1"
 func (e *env) adminUser(email string) (int64, string) {
 	e.t.Helper()
 	id, tok := e.user(email)
-	if _, err := e.db.SetUserRole(context.Background(), id, fortress.RoleAdmin); err != nil {
-		e.t.Fatalf("SetUserRole(%d, admin): got error %v, want nil", id, err)
+	if _, _, err := e.db.UpdateUser(context.Background(), id, fortress.UserUpdate{Role: new(fortress.RoleAdmin)}); err != nil {
+		e.t.Fatalf("UpdateUser(%d, role admin): got error %v, want nil", id, err)
 	}
 	return id, tok
 }
@@ -479,6 +479,29 @@ func TestAdminDeactivateReactivate(t *testing.T) {
 		e.storedUser(uid).PasswordHash)
 }
 
+// TestAdminUpdateBothFields: a role change and a deactivation in one PATCH happen together, each with its
+// own audit event, and the deactivation still ends the account's sessions.
+func TestAdminUpdateBothFields(t *testing.T) {
+	e := newEnv(t)
+	aid, atok := e.adminUser("root@example.com")
+	uid := e.register("erin@example.com", testPassword).ID
+	s1 := e.loginTokens("erin@example.com")
+
+	rec := e.patchUser(atok, uid, `{"role":"admin","is_active":false}`)
+	wantStatus(t, rec, http.StatusOK)
+	var got adminUserResponse
+	decodeBody(t, rec, &got)
+	if got.ID != uid || got.Role != fortress.RoleAdmin || got.IsActive {
+		t.Errorf("answer: got %+v, want erin as an inactive admin", got)
+	}
+	if u := e.storedUser(uid); u.Role != fortress.RoleAdmin || u.IsActive {
+		t.Errorf("stored: got role %q active %v, want admin and inactive", u.Role, u.IsActive)
+	}
+	wantAuditEvent(t, e, rec, eventRoleChange, aid, uid, outcomeSuccess, "user->admin")
+	wantAuditEvent(t, e, rec, eventUserDeactivate, aid, uid, outcomeSuccess, "")
+	wantProblem(t, e.do("GET", "/auth/me", s1.AccessToken, "", ""), http.StatusUnauthorized, detailInvalidToken)
+}
+
 // TestAdminLastActiveAdmin: the last active administrator can neither demote nor deactivate themself,
 // and the refusal changes nothing but is audited as a failure; an inactive admin does not count; with two
 // active admins either may demote the other or themself.
@@ -489,11 +512,12 @@ func TestAdminLastActiveAdmin(t *testing.T) {
 	for _, body := range []string{`{"role":"user"}`, `{"is_active":false}`, `{"role":"user","is_active":false}`} {
 		rec := e.patchUser(atok, aid, body)
 		wantProblem(t, rec, http.StatusConflict, detailLastAdmin)
-		event := eventRoleChange
-		if body == `{"is_active":false}` {
-			event = eventUserDeactivate
+		if body != `{"is_active":false}` {
+			wantAuditEvent(t, e, rec, eventRoleChange, aid, aid, outcomeFailure, "last_admin")
 		}
-		wantAuditEvent(t, e, rec, event, aid, aid, outcomeFailure, "last_admin")
+		if body != `{"role":"user"}` {
+			wantAuditEvent(t, e, rec, eventUserDeactivate, aid, aid, outcomeFailure, "last_admin")
+		}
 	}
 	if after := e.snapshot(); after != before {
 		t.Errorf("after the refusals the store got\n%s\nwant unchanged\n%s", after, before)

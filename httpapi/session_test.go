@@ -398,7 +398,7 @@ func TestAccountDeletion(t *testing.T) {
 
 	// The last administrator cannot delete their account.
 	adminID, admin := e.user("root@example.com")
-	if _, err := e.db.SetUserRole(context.Background(), adminID, fortress.RoleAdmin); err != nil {
+	if _, _, err := e.db.UpdateUser(context.Background(), adminID, fortress.UserUpdate{Role: new(fortress.RoleAdmin)}); err != nil {
 		t.Fatal(err)
 	}
 	wantProblem(t, e.doJSON("DELETE", "/auth/me", admin, `{"password":"`+testPassword+`"}`), http.StatusConflict, detailLastAdmin)

@@ -66,7 +66,7 @@ func TestUpgradeKeepsAccounts(t *testing.T) {
 		}
 	}
 	old, _ := d.FindUserByEmail(ctx, "old@example.com")
-	if _, err := d.SetUserRole(ctx, old.ID, fortress.RoleAdmin); err != nil {
+	if _, _, err := d.UpdateUser(ctx, old.ID, fortress.UserUpdate{Role: new(fortress.RoleAdmin)}); err != nil {
 		t.Fatalf("promote an upgraded account: %v", err)
 	}
 	if _, err := d.CreateSession(ctx, fortress.SessionCreate{UserID: old.ID, RefreshHash: make([]byte, 32), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {

@@ -83,23 +83,18 @@ func (d *DB) ListUsers(ctx context.Context, f fortress.UserFilter) (users []fort
 	return users, total, mapError(tx.Commit(ctx))
 }
 
-// SetUserRole implements fortress.UserService; see changeUser for how the last administrator is kept.
-func (d *DB) SetUserRole(ctx context.Context, id int64, role string) (fortress.User, error) {
-	if !validRole(role) {
-		return fortress.User{}, errUnknownRole
+// UpdateUser implements fortress.UserService in one statement; see changeUser for how the last
+// administrator is kept. Deactivation revokes the user's sessions in the same transaction, so no session
+// outlives it.
+func (d *DB) UpdateUser(ctx context.Context, id int64, up fortress.UserUpdate) (before, after fortress.User, err error) {
+	if up.Role != nil && !validRole(*up.Role) {
+		return fortress.User{}, fortress.User{}, errUnknownRole
 	}
-	return d.changeUser(ctx, id, role != fortress.RoleAdmin, func(tx pgx.Tx) (fortress.User, error) {
-		return scanUser(tx.QueryRow(ctx, `UPDATE users SET role = $1 WHERE id = $2 RETURNING `+userColumns, role, id))
-	})
-}
-
-// SetUserActive implements fortress.UserService. Deactivation revokes the user's sessions in the same
-// transaction, so no session outlives it.
-func (d *DB) SetUserActive(ctx context.Context, id int64, active bool) (fortress.User, error) {
-	return d.changeUser(ctx, id, !active, func(tx pgx.Tx) (fortress.User, error) {
+	return d.changeUser(ctx, id, up.RemovesAdmin(), func(tx pgx.Tx) (fortress.User, error) {
 		u, err := scanUser(tx.QueryRow(ctx,
-			`UPDATE users SET is_active = $1 WHERE id = $2 RETURNING `+userColumns, active, id))
-		if err != nil || active {
+			`UPDATE users SET role = COALESCE($1, role), is_active = COALESCE($2, is_active) WHERE id = $3 RETURNING `+userColumns,
+			up.Role, up.IsActive, id))
+		if err != nil || up.IsActive == nil || *up.IsActive {
 			return u, err
 		}
 		_, err = tx.Exec(ctx,
@@ -112,7 +107,7 @@ func (d *DB) SetUserActive(ctx context.Context, id int64, active bool) (fortress
 // DeleteUser implements fortress.UserService. The schema cascades the deletion to items, sessions and
 // refresh tokens; the audit log has no foreign key and keeps its events.
 func (d *DB) DeleteUser(ctx context.Context, id int64) error {
-	_, err := d.changeUser(ctx, id, true, func(tx pgx.Tx) (fortress.User, error) {
+	_, _, err := d.changeUser(ctx, id, true, func(tx pgx.Tx) (fortress.User, error) {
 		_, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
 		return fortress.User{}, mapError(err)
 	})
@@ -120,7 +115,8 @@ func (d *DB) DeleteUser(ctx context.Context, id int64) error {
 }
 
 // changeUser runs change on user id in one transaction, after checking, when the change takes the user
-// out of the active administrators (removesAdmin), that another active administrator remains.
+// out of the active administrators (removesAdmin), that another active administrator remains. It returns
+// the user as it was, read under the transaction's lock, and as change left it.
 //
 // The check is race-free because every such change first locks the rows of all active administrators,
 // in id order, and only then the target: two concurrent demotions of the last two administrators queue
@@ -128,26 +124,26 @@ func (d *DB) DeleteUser(ctx context.Context, id int64) error {
 // re-checks locked rows) and finds one administrator left. Taking the locks in one order, always
 // administrators before the target, is also what keeps the changes from deadlocking one another. The
 // locks are FOR NO KEY UPDATE, which do not block inserts of items or sessions that reference the rows.
-func (d *DB) changeUser(ctx context.Context, id int64, removesAdmin bool, change func(pgx.Tx) (fortress.User, error)) (fortress.User, error) {
+func (d *DB) changeUser(ctx context.Context, id int64, removesAdmin bool, change func(pgx.Tx) (fortress.User, error)) (before, after fortress.User, err error) {
 	tx, err := d.pool.Begin(ctx)
 	if err != nil {
-		return fortress.User{}, mapError(err)
+		return fortress.User{}, fortress.User{}, mapError(err)
 	}
 	defer rollback(ctx, tx)
 	rows, err := tx.Query(ctx,
 		`SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id FOR NO KEY UPDATE`)
 	if err != nil {
-		return fortress.User{}, mapError(err)
+		return fortress.User{}, fortress.User{}, mapError(err)
 	}
 	admins, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return fortress.User{}, mapError(err)
+		return fortress.User{}, fortress.User{}, mapError(err)
 	}
-	u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR NO KEY UPDATE`, id))
+	before, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR NO KEY UPDATE`, id))
 	if err != nil {
-		return fortress.User{}, err
+		return fortress.User{}, fortress.User{}, err
 	}
-	if removesAdmin && u.IsActive && u.Role == fortress.RoleAdmin {
+	if removesAdmin && before.IsActive && before.Role == fortress.RoleAdmin {
 		others := 0
 		for _, a := range admins {
 			if a != id {
@@ -155,17 +151,17 @@ func (d *DB) changeUser(ctx context.Context, id int64, removesAdmin bool, change
 			}
 		}
 		if others == 0 {
-			return fortress.User{}, errLastAdmin
+			return fortress.User{}, fortress.User{}, errLastAdmin
 		}
 	}
-	u, err = change(tx)
+	after, err = change(tx)
 	if err != nil {
-		return fortress.User{}, err
+		return fortress.User{}, fortress.User{}, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fortress.User{}, mapError(err)
+		return fortress.User{}, fortress.User{}, mapError(err)
 	}
-	return u, nil
+	return before, after, nil
 }
 
 var (

@@ -249,7 +249,7 @@ const refreshHashLen = 32
 const (
 	reasonRevoked      = "revoked"       // RevokeSession: logout, or one session ended from the list
 	reasonRevokedAll   = "revoked_all"   // RevokeUserSessions: sign out everywhere, password change
-	reasonDeactivated  = "deactivated"   // SetUserActive(false)
+	reasonDeactivated  = "deactivated"   // UpdateUser deactivating the account
 	reasonRefreshReuse = "refresh_reuse" // a rotated refresh token was presented again
 )
 

@@ -92,25 +92,18 @@ func (d *DB) ListUsers(ctx context.Context, f fortress.UserFilter) (users []fort
 	return users, total, nil
 }
 
-// SetUserRole implements fortress.UserService. The check of the last administrator and the change happen
+// UpdateUser implements fortress.UserService. The check of the last administrator and the change happen
 // in one write transaction, which SQLite runs alone, so two concurrent demotions cannot both pass it.
-func (d *DB) SetUserRole(ctx context.Context, id int64, role string) (fortress.User, error) {
-	if !validRole(role) {
-		return fortress.User{}, errUnknownRole
+// Deactivation revokes the user's sessions in the same transaction, so no session outlives it.
+func (d *DB) UpdateUser(ctx context.Context, id int64, up fortress.UserUpdate) (before, after fortress.User, err error) {
+	if up.Role != nil && !validRole(*up.Role) {
+		return fortress.User{}, fortress.User{}, errUnknownRole
 	}
-	return d.changeUser(ctx, id, role != fortress.RoleAdmin, func(tx *sql.Tx) (fortress.User, error) {
-		return scanUser(tx.QueryRowContext(ctx,
-			`UPDATE users SET role = ? WHERE id = ? RETURNING `+userColumns, role, id))
-	})
-}
-
-// SetUserActive implements fortress.UserService. Deactivation revokes the user's sessions in the same
-// transaction, so no session outlives it.
-func (d *DB) SetUserActive(ctx context.Context, id int64, active bool) (fortress.User, error) {
-	return d.changeUser(ctx, id, !active, func(tx *sql.Tx) (fortress.User, error) {
+	return d.changeUser(ctx, id, up.RemovesAdmin(), func(tx *sql.Tx) (fortress.User, error) {
 		u, err := scanUser(tx.QueryRowContext(ctx,
-			`UPDATE users SET is_active = ? WHERE id = ? RETURNING `+userColumns, active, id))
-		if err != nil || active {
+			`UPDATE users SET role = COALESCE(?, role), is_active = COALESCE(?, is_active) WHERE id = ? RETURNING `+userColumns,
+			up.Role, up.IsActive, id))
+		if err != nil || up.IsActive == nil || *up.IsActive {
 			return u, err
 		}
 		_, err = tx.ExecContext(ctx,
@@ -123,7 +116,7 @@ func (d *DB) SetUserActive(ctx context.Context, id int64, active bool) (fortress
 // DeleteUser implements fortress.UserService. The schema cascades the deletion to items, sessions and
 // refresh tokens; the audit log has no foreign key and keeps its events.
 func (d *DB) DeleteUser(ctx context.Context, id int64) error {
-	_, err := d.changeUser(ctx, id, true, func(tx *sql.Tx) (fortress.User, error) {
+	_, _, err := d.changeUser(ctx, id, true, func(tx *sql.Tx) (fortress.User, error) {
 		_, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 		return fortress.User{}, mapError(err)
 	})
@@ -132,34 +125,35 @@ func (d *DB) DeleteUser(ctx context.Context, id int64) error {
 
 // changeUser runs change on user id in one write transaction, after checking, when the change takes
 // the user out of the active administrators (removesAdmin), that another active administrator remains.
-func (d *DB) changeUser(ctx context.Context, id int64, removesAdmin bool, change func(*sql.Tx) (fortress.User, error)) (fortress.User, error) {
+// It returns the user as it was inside the transaction and as change left it.
+func (d *DB) changeUser(ctx context.Context, id int64, removesAdmin bool, change func(*sql.Tx) (fortress.User, error)) (before, after fortress.User, err error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fortress.User{}, mapError(err)
+		return fortress.User{}, fortress.User{}, mapError(err)
 	}
 	defer rollback(tx)
-	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	before, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 	if err != nil {
-		return fortress.User{}, err
+		return fortress.User{}, fortress.User{}, err
 	}
-	if removesAdmin && u.IsActive && u.Role == fortress.RoleAdmin {
+	if removesAdmin && before.IsActive && before.Role == fortress.RoleAdmin {
 		var others int
 		if err := tx.QueryRowContext(ctx,
 			`SELECT count(*) FROM users WHERE role = 'admin' AND is_active = 1 AND id <> ?`, id).Scan(&others); err != nil {
-			return fortress.User{}, mapError(err)
+			return fortress.User{}, fortress.User{}, mapError(err)
 		}
 		if others == 0 {
-			return fortress.User{}, errLastAdmin
+			return fortress.User{}, fortress.User{}, errLastAdmin
 		}
 	}
-	u, err = change(tx)
+	after, err = change(tx)
 	if err != nil {
-		return fortress.User{}, err
+		return fortress.User{}, fortress.User{}, err
 	}
 	if err := tx.Commit(); err != nil {
-		return fortress.User{}, mapError(err)
+		return fortress.User{}, fortress.User{}, mapError(err)
 	}
-	return u, nil
+	return before, after, nil
 }
 
 var (

@@ -308,7 +308,7 @@ func testSessionUserChecks(t *testing.T, s Store) {
 	_, err := s.CreateSession(ctx, fortress.SessionCreate{UserID: 999999, RefreshHash: refreshHash("x"), ExpiresAt: time.Now().Add(time.Hour)})
 	wantCode(t, err, fortress.ENOTFOUND)
 	u := mustUser(t, s, "inactive@example.com")
-	if _, err := s.SetUserActive(ctx, u.ID, false); err != nil {
+	if _, err := setActive(ctx, s, u.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.CreateSession(ctx, fortress.SessionCreate{UserID: u.ID, RefreshHash: refreshHash("y"), ExpiresAt: time.Now().Add(time.Hour)})
@@ -493,12 +493,12 @@ func testSessionUser(t *testing.T, s Store) {
 	// Deactivation, and ending all sessions, end them too; reactivation does not bring them back.
 	third := mustSession(t, s, u.ID, "su-third", now.Add(time.Hour))
 	keep := mustSession(t, s, other.ID, "su-other", now.Add(time.Hour))
-	if _, err := s.SetUserActive(ctx, u.ID, false); err != nil {
-		t.Fatalf("SetUserActive(false): %v", err)
+	if _, err := setActive(ctx, s, u.ID, false); err != nil {
+		t.Fatalf("deactivate: %v", err)
 	}
 	wantEnded(third.ID, now)
-	if _, err := s.SetUserActive(ctx, u.ID, true); err != nil {
-		t.Fatalf("SetUserActive(true): %v", err)
+	if _, err := setActive(ctx, s, u.ID, true); err != nil {
+		t.Fatalf("reactivate: %v", err)
 	}
 	wantEnded(third.ID, now)
 	fourth := mustSession(t, s, u.ID, "su-fourth", now.Add(time.Hour))

@@ -22,6 +22,18 @@ func mustAdmin(t *testing.T, s Store, email string) fortress.User {
 	return u
 }
 
+// setRole changes only the role, as the CLI's set-role does.
+func setRole(ctx context.Context, s Store, id int64, role string) (fortress.User, error) {
+	_, u, err := s.UpdateUser(ctx, id, fortress.UserUpdate{Role: &role})
+	return u, err
+}
+
+// setActive deactivates or reactivates an account, as an administrator does.
+func setActive(ctx context.Context, s Store, id int64, active bool) (fortress.User, error) {
+	_, u, err := s.UpdateUser(ctx, id, fortress.UserUpdate{IsActive: &active})
+	return u, err
+}
+
 func mustFindUser(t *testing.T, s Store, id int64) fortress.User {
 	t.Helper()
 	u, err := s.FindUserByID(context.Background(), id)
@@ -151,31 +163,31 @@ func testListUsersWildcards(t *testing.T, s Store) {
 	}
 }
 
-func testSetUserRole(t *testing.T, s Store) {
+func testUpdateUserRole(t *testing.T, s Store) {
 	ctx := context.Background()
 	root := mustAdmin(t, s, "root@example.com")
 	u := mustUser(t, s, "promoted@example.com")
 
-	got, err := s.SetUserRole(ctx, u.ID, fortress.RoleAdmin)
+	got, err := setRole(ctx, s, u.ID, fortress.RoleAdmin)
 	if err != nil || got.Role != fortress.RoleAdmin || got.ID != u.ID || got.Email != u.Email || !got.IsActive {
 		t.Fatalf("promote: got %+v, %v; want %s as admin", got, err, u.Email)
 	}
 	if stored := mustFindUser(t, s, u.ID); stored.Role != fortress.RoleAdmin {
 		t.Fatalf("stored role after promotion: got %q, want admin", stored.Role)
 	}
-	if again, err := s.SetUserRole(ctx, u.ID, fortress.RoleAdmin); err != nil || again.Role != fortress.RoleAdmin {
+	if again, err := setRole(ctx, s, u.ID, fortress.RoleAdmin); err != nil || again.Role != fortress.RoleAdmin {
 		t.Fatalf("promote again: got %+v, %v; want no change and no error", again, err)
 	}
-	if got, err = s.SetUserRole(ctx, u.ID, fortress.RoleUser); err != nil || got.Role != fortress.RoleUser {
+	if got, err = setRole(ctx, s, u.ID, fortress.RoleUser); err != nil || got.Role != fortress.RoleUser {
 		t.Fatalf("demote with another admin left: got %+v, %v; want role user", got, err)
 	}
 	if stored := mustFindUser(t, s, root.ID); stored.Role != fortress.RoleAdmin {
 		t.Fatalf("the other admin: got role %q, want admin", stored.Role)
 	}
-	_, err = s.SetUserRole(ctx, 999999, fortress.RoleAdmin)
+	_, err = setRole(ctx, s, 999999, fortress.RoleAdmin)
 	wantCode(t, err, fortress.ENOTFOUND)
 	for _, role := range []string{"", "root", "ADMIN"} {
-		_, err = s.SetUserRole(ctx, u.ID, role)
+		_, err = setRole(ctx, s, u.ID, role)
 		wantCode(t, err, fortress.EINVALID)
 	}
 	if stored := mustFindUser(t, s, u.ID); stored.Role != fortress.RoleUser {
@@ -183,35 +195,70 @@ func testSetUserRole(t *testing.T, s Store) {
 	}
 }
 
+// testUpdateUserWhole changes both fields in one call, and shows that a refused change applies neither.
+func testUpdateUserWhole(t *testing.T, s Store) {
+	ctx := context.Background()
+	root := mustAdmin(t, s, "root@example.com")
+	u := mustUser(t, s, "both@example.com")
+	admin, inactive := fortress.RoleAdmin, false
+
+	before, after, err := s.UpdateUser(ctx, u.ID, fortress.UserUpdate{Role: &admin, IsActive: &inactive})
+	if err != nil || before.Role != fortress.RoleUser || !before.IsActive || after.Role != fortress.RoleAdmin || after.IsActive {
+		t.Fatalf("promote and deactivate: got %+v -> %+v, %v; want an active user becoming an inactive admin", before, after, err)
+	}
+	if stored := mustFindUser(t, s, u.ID); stored.Role != fortress.RoleAdmin || stored.IsActive {
+		t.Fatalf("stored: got %+v, want an inactive admin", stored)
+	}
+	before, after, err = s.UpdateUser(ctx, u.ID, fortress.UserUpdate{})
+	if err != nil || before != after || after.ID != u.ID {
+		t.Fatalf("empty update: got %+v -> %+v, %v; want the account unchanged", before, after, err)
+	}
+
+	// The only active administrator cannot demote and deactivate themself at once: nothing changes.
+	user, active := fortress.RoleUser, true
+	_, _, err = s.UpdateUser(ctx, root.ID, fortress.UserUpdate{Role: &user, IsActive: &inactive})
+	wantLastAdmin(t, err)
+	// An unknown role refuses the whole update, the valid field included.
+	bogus := "root"
+	_, _, err = s.UpdateUser(ctx, u.ID, fortress.UserUpdate{Role: &bogus, IsActive: &active})
+	wantCode(t, err, fortress.EINVALID)
+	if stored := mustFindUser(t, s, root.ID); stored.Role != fortress.RoleAdmin || !stored.IsActive {
+		t.Fatalf("root after a refused change: got %+v, want an active admin", stored)
+	}
+	if stored := mustFindUser(t, s, u.ID); stored.IsActive {
+		t.Fatalf("after a refused change: got %+v, want still inactive", stored)
+	}
+}
+
 func testLastAdminDemote(t *testing.T, s Store) {
 	ctx := context.Background()
 	a := mustAdmin(t, s, "a@example.com")
-	_, err := s.SetUserRole(ctx, a.ID, fortress.RoleUser)
+	_, err := setRole(ctx, s, a.ID, fortress.RoleUser)
 	wantLastAdmin(t, err)
 	if got := mustFindUser(t, s, a.ID); got.Role != fortress.RoleAdmin {
 		t.Fatalf("last admin after refused demotion: got role %q, want admin", got.Role)
 	}
 
 	b := mustAdmin(t, s, "b@example.com")
-	if _, err := s.SetUserRole(ctx, a.ID, fortress.RoleUser); err != nil {
+	if _, err := setRole(ctx, s, a.ID, fortress.RoleUser); err != nil {
 		t.Fatalf("demote with another admin left: %v", err)
 	}
-	_, err = s.SetUserRole(ctx, b.ID, fortress.RoleUser)
+	_, err = setRole(ctx, s, b.ID, fortress.RoleUser)
 	wantLastAdmin(t, err)
 
 	// An inactive administrator does not count as one that remains.
 	c := mustAdmin(t, s, "c@example.com")
-	if _, err := s.SetUserActive(ctx, c.ID, false); err != nil {
+	if _, err := setActive(ctx, s, c.ID, false); err != nil {
 		t.Fatalf("deactivate a second admin: %v", err)
 	}
-	_, err = s.SetUserRole(ctx, b.ID, fortress.RoleUser)
+	_, err = setRole(ctx, s, b.ID, fortress.RoleUser)
 	wantLastAdmin(t, err)
 	// Demoting the inactive one takes no active administrator away.
-	if _, err := s.SetUserRole(ctx, c.ID, fortress.RoleUser); err != nil {
+	if _, err := setRole(ctx, s, c.ID, fortress.RoleUser); err != nil {
 		t.Fatalf("demote an inactive admin: %v", err)
 	}
 	// Demoting an ordinary user is never refused, whatever the administrators.
-	if _, err := s.SetUserRole(ctx, a.ID, fortress.RoleUser); err != nil {
+	if _, err := setRole(ctx, s, a.ID, fortress.RoleUser); err != nil {
 		t.Fatalf("demote a user: %v", err)
 	}
 }
@@ -219,31 +266,31 @@ func testLastAdminDemote(t *testing.T, s Store) {
 func testLastAdminDeactivate(t *testing.T, s Store) {
 	ctx := context.Background()
 	a := mustAdmin(t, s, "a@example.com")
-	_, err := s.SetUserActive(ctx, a.ID, false)
+	_, err := setActive(ctx, s, a.ID, false)
 	wantLastAdmin(t, err)
 	if got := mustFindUser(t, s, a.ID); !got.IsActive {
 		t.Fatal("last admin after refused deactivation: got inactive, want active")
 	}
 
 	b := mustAdmin(t, s, "b@example.com")
-	got, err := s.SetUserActive(ctx, a.ID, false)
+	got, err := setActive(ctx, s, a.ID, false)
 	if err != nil || got.IsActive || got.Role != fortress.RoleAdmin {
 		t.Fatalf("deactivate with another admin left: got %+v, %v; want an inactive admin", got, err)
 	}
-	_, err = s.SetUserActive(ctx, b.ID, false)
+	_, err = setActive(ctx, s, b.ID, false)
 	wantLastAdmin(t, err)
 
-	got, err = s.SetUserActive(ctx, a.ID, true)
+	got, err = setActive(ctx, s, a.ID, true)
 	if err != nil || !got.IsActive {
 		t.Fatalf("reactivate: got %+v, %v; want active", got, err)
 	}
-	if _, err := s.SetUserActive(ctx, b.ID, false); err != nil {
+	if _, err := setActive(ctx, s, b.ID, false); err != nil {
 		t.Fatalf("deactivate once another admin is active again: %v", err)
 	}
 	if stored := mustFindUser(t, s, b.ID); stored.IsActive {
 		t.Fatal("stored activity: got active, want inactive")
 	}
-	_, err = s.SetUserActive(ctx, 999999, false)
+	_, err = setActive(ctx, s, 999999, false)
 	wantCode(t, err, fortress.ENOTFOUND)
 }
 
@@ -262,7 +309,7 @@ func testLastAdminDelete(t *testing.T, s Store) {
 	wantLastAdmin(t, s.DeleteUser(ctx, b.ID))
 
 	c := mustAdmin(t, s, "c@example.com")
-	if _, err := s.SetUserActive(ctx, c.ID, false); err != nil {
+	if _, err := setActive(ctx, s, c.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteUser(ctx, c.ID); err != nil {
@@ -294,9 +341,9 @@ func testConcurrentAdminRemoval(t *testing.T, s Store) {
 				<-start
 				switch i % 3 {
 				case 0:
-					_, errs[i] = s.SetUserRole(ctx, id, fortress.RoleUser)
+					_, errs[i] = setRole(ctx, s, id, fortress.RoleUser)
 				case 1:
-					_, errs[i] = s.SetUserActive(ctx, id, false)
+					_, errs[i] = setActive(ctx, s, id, false)
 				default:
 					errs[i] = s.DeleteUser(ctx, id)
 				}
@@ -353,7 +400,7 @@ func testDeactivationRevokesSessions(t *testing.T, s Store) {
 	s2 := mustSession(t, s, u.ID, "leaver-2", time.Now().Add(time.Hour))
 	o1 := mustSession(t, s, other.ID, "stayer-1", time.Now().Add(time.Hour))
 
-	got, err := s.SetUserActive(ctx, u.ID, false)
+	got, err := setActive(ctx, s, u.ID, false)
 	if err != nil || got.IsActive {
 		t.Fatalf("deactivate: got %+v, %v; want inactive", got, err)
 	}
@@ -367,7 +414,7 @@ func testDeactivationRevokesSessions(t *testing.T, s Store) {
 	wantCode(t, err, fortress.EUNAUTHORIZED)
 	wantSessions(t, s, other.ID, o1.ID)
 
-	if got, err := s.SetUserActive(ctx, u.ID, true); err != nil || !got.IsActive {
+	if got, err := setActive(ctx, s, u.ID, true); err != nil || !got.IsActive {
 		t.Fatalf("reactivate: got %+v, %v; want active", got, err)
 	}
 	wantSessions(t, s, u.ID) // reactivation does not bring sessions back

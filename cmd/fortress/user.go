@@ -86,11 +86,11 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return userError(err)
 		}
-		before := u.Role
-		if u, err = s.SetUserRole(ctx, u.ID, *role); err != nil {
+		before, u, err := s.UpdateUser(ctx, u.ID, fortress.UserUpdate{Role: role})
+		if err != nil {
 			return userError(err)
 		}
-		if err := auditCLI(ctx, s, "admin.role.change", u.ID, "cli "+before+"->"+u.Role); err != nil {
+		if err := auditCLI(ctx, s, "admin.role.change", u.ID, "cli "+before.Role+"->"+u.Role); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "user %d (%s) now has role %s\n", u.ID, u.Email, u.Role)
