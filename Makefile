@@ -48,6 +48,17 @@ bench: build
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/fortress-bench ./cmd/fortress-bench
 	bin/fortress-bench -bin $(BIN) -json bin/bench.json $(BENCH_FLAGS)
 
+## profile: build the server with its profiler (bin/fortress-pprof: `make build` plus -tags pprof; the
+## release binary has none) and the harness, then run PROFILE_FLAGS' scenarios against it, pinned and
+## loaded as in `make bench`: CPU profiles in bin/profile-ENGINE.prof (docs/performance.md, Profiling).
+## E.g. PROFILE_FLAGS='-engines sqlite,postgres -duration 10s -memprofile bin/allocs-ENGINE.prof'
+PROFILE_FLAGS ?=
+.PHONY: profile
+profile:
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=true -ldflags='-s -w' -tags pprof -o bin/fortress-pprof ./cmd/fortress
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/fortress-bench ./cmd/fortress-bench
+	bin/fortress-bench profile -bin bin/fortress-pprof $(PROFILE_FLAGS)
+
 ## soak: a bounded mixed workload (reads, writes, logins) against the real binary for SOAK_DURATION
 ## (default 10m; SOAK_RATE req/s, default 50; SOAK_DATABASE=postgres for PostgreSQL): RSS, goroutines,
 ## threads and open files must stay within opstest's bounds, and no request may fail or answer 5xx
@@ -60,10 +71,14 @@ soak:
 
 ## microbench: the Go micro-benchmarks of the hot paths (token issue/verify, password hash/verify, one
 ## authenticated item read through the handler stack, the rate-limit stores, and the per-request session
-## check of both engines next to a bare user lookup: the price of immediate revocation)
+## check of both engines next to a bare user lookup: the price of immediate revocation), then BenchmarkAPI
 microbench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./token/ ./password/ ./httpapi/ ./ratelimit/
 	$(GO) test -run '^$$' -bench Authentication -benchmem -benchtime $(BENCHTIME) ./sqlite/ ./postgres/
+# BenchmarkAPI: /health and an authenticated item read through the whole server as `fortress serve` wires
+# it (cmd/fortress buildAPI), on both engines, next to the ceilings' handlers (internal/ceiling): the
+# in-process counterpart of `make bench`'s ratios, without the sockets.
+	$(GO) test -run '^$$' -bench BenchmarkAPI -benchmem -benchtime $(BENCHTIME) ./cmd/fortress/
 
 ## fuzz: run every fuzz target for FUZZTIME each: a duration (30s) or an execution count (50000x); a crash
 ## is saved under testdata/fuzz and from then on replayed by `make test` as a regression test. CI uses a

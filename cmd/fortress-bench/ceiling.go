@@ -11,52 +11,25 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
 
-	"github.com/fortress-dev/fortress"
 	"github.com/fortress-dev/fortress/config"
 	"github.com/fortress-dev/fortress/httpapi"
 	"github.com/fortress-dev/fortress/internal/bench"
-	"github.com/fortress-dev/fortress/internal/migration"
+	"github.com/fortress-dev/fortress/internal/ceiling"
 	"github.com/fortress-dev/fortress/postgres"
 	"github.com/fortress-dev/fortress/sqlite"
 )
 
-// The ceilings are what the machine allows for the work a scenario cannot avoid. They run in their
-// own processes, pinned to the server's CPUs, and the same generator loads them, so a Fortress
-// scenario and its ceiling differ only in what Fortress adds.
-
-// healthBody is the same JSON Fortress answers on /health, encoded per request as Fortress does.
-type healthBody struct {
-	Status string `json:"status"`
-}
-
-// itemBody is the item JSON Fortress answers, field for field.
-type itemBody struct {
-	ID          int64   `json:"id"`
-	Name        string  `json:"name"`
-	Description *string `json:"description"`
-	OwnerID     int64   `json:"owner_id"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, "encode", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
+// The ceilings are what the machine allows for the work a scenario cannot avoid. Their handlers are in
+// internal/ceiling (cmd/fortress's BenchmarkAPI runs them in process); here they run in their own
+// processes, pinned to the server's CPUs, and the same generator loads them, so a Fortress scenario and
+// its ceiling differ only in what Fortress adds.
 
 // serveCeiling serves h on addr until ctx ends, with the server's timeouts.
 func serveCeiling(ctx context.Context, addr string, h http.Handler) error {
@@ -92,52 +65,25 @@ func serveHealthCeiling(ctx context.Context, args []string, stderr io.Writer) er
 	if *withHeaders {
 		extra = fortressHeaders(ctx)
 	}
-	return serveCeiling(ctx, *addr, healthCeiling(extra))
-}
-
-// healthCeiling is ceiling (a)'s handler; with extra headers, ceiling (a').
-func healthCeiling(extra http.Header) http.Handler {
-	health := func(w http.ResponseWriter, _ *http.Request) {
-		h := w.Header()
-		for k, v := range extra { // shared values, assigned as Fortress assigns its own: the cost is net/http writing them
-			h[k] = v
-		}
-		writeJSON(w, http.StatusOK, healthBody{Status: "ok"})
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", health)
-	mux.HandleFunc("GET /readyz", health)
-	return mux
+	return serveCeiling(ctx, *addr, ceiling.Health(extra))
 }
 
 // fortressHeaders are the headers Fortress's own /health answer carries (the security headers, the
 // request id, Cache-Control), read from httpapi itself so that ceiling (a') follows any change to them.
-// The request id is one fixed value: generating it is Fortress's work, not the header's.
 func fortressHeaders(ctx context.Context) http.Header {
-	api := httpapi.NewServer(httpapi.Config{Logger: slog.New(slog.DiscardHandler)})
-	rec := httptest.NewRecorder()
-	api.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1/health", nil))
-	h := rec.Result().Header
-	h.Del("Content-Type") // writeJSON sets these two itself
-	h.Del("Content-Length")
-	return h
+	return ceiling.ResponseHeaders(ctx, httpapi.NewServer(httpapi.Config{Logger: slog.New(slog.DiscardHandler)}))
 }
 
-// store is what the harness needs of an engine: the domain's services and migrations.
-type store interface {
-	fortress.UserService
-	fortress.ItemService
-	fortress.SessionService
-	fortress.AuditService
-	Migrate(ctx context.Context) ([]int64, error)
-	MigrationStatus(ctx context.Context) (migration.Status, error)
-	Ping(ctx context.Context) error
+// itemStore is what ceiling (b) needs of an engine: its item query, a ping for readiness, and closing.
+type itemStore interface {
+	ceiling.ItemStore
 	Close() error
 }
 
-// openStore opens the engine the environment names exactly as cmd/fortress's openStore does: the
-// same configuration, driver, DSN and pool.
-func openStore(ctx context.Context, db config.Database) (store, error) {
+// openStore opens the engine the environment names as cmd/fortress's openStore (store.go) does: the
+// same configuration, driver, DSN and pool, so that ceiling (b) runs the server's query on the server's
+// pool. It is the one step of the server's wiring the harness repeats: a ceiling cannot be in the binary.
+func openStore(ctx context.Context, db config.Database) (itemStore, error) {
 	switch db.Engine {
 	case config.EnginePostgres:
 		return postgres.Open(ctx, db.URL.Reveal(), postgres.Options{MaxConns: int32(min(db.MaxConns, 1000))}) //nolint:gosec // bounded by config
@@ -147,8 +93,7 @@ func openStore(ctx context.Context, db config.Database) (store, error) {
 	return nil, fmt.Errorf("unknown storage engine %q", db.Engine)
 }
 
-// serveItemCeiling is ceiling (b): net/http, the engine's one item query (FindItem: the same SQL,
-// driver and pool as the server) and the JSON encoder. No token, no user lookup, no middleware.
+// serveItemCeiling serves ceiling (b) (ceiling.Item) on the engine the environment names.
 func serveItemCeiling(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ceiling-item", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -165,37 +110,7 @@ func serveItemCeiling(ctx context.Context, args []string, getenv func(string) st
 		return err
 	}
 	defer func() { _ = s.Close() }()
-	return serveCeiling(ctx, *addr, itemCeiling(s))
-}
-
-// itemCeiling is ceiling (b)'s handler on the engine s.
-func itemCeiling(s store) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := s.Ping(r.Context()); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, healthBody{Status: "unavailable"})
-			return
-		}
-		writeJSON(w, http.StatusOK, healthBody{Status: "ok"})
-	})
-	mux.HandleFunc("GET /owners/{owner}/items/{id}", func(w http.ResponseWriter, r *http.Request) {
-		owner, err1 := strconv.ParseInt(r.PathValue("owner"), 10, 64)
-		id, err2 := strconv.ParseInt(r.PathValue("id"), 10, 64)
-		if err1 != nil || err2 != nil {
-			writeJSON(w, http.StatusUnprocessableEntity, healthBody{Status: "bad id"})
-			return
-		}
-		it, err := s.FindItem(r.Context(), owner, id)
-		switch {
-		case fortress.ErrorCode(err) == fortress.ENOTFOUND:
-			writeJSON(w, http.StatusNotFound, healthBody{Status: "not found"})
-		case err != nil:
-			writeJSON(w, http.StatusInternalServerError, healthBody{Status: "error"})
-		default:
-			writeJSON(w, http.StatusOK, itemBody{ID: it.ID, Name: it.Name, Description: it.Description, OwnerID: it.OwnerID})
-		}
-	})
-	return mux
+	return serveCeiling(ctx, *addr, ceiling.Item(s))
 }
 
 // runArgon2 is ceiling (c): Argon2id hashes per second with the given parameters, one goroutine per

@@ -8,26 +8,11 @@ import (
 	"time"
 
 	"github.com/fortress-dev/fortress"
-	"github.com/fortress-dev/fortress/config"
 )
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func itemCreate(name string) fortress.ItemCreate { return fortress.ItemCreate{Name: name} }
-
-// sqliteDatabase is the engine configuration DATABASE_URL=sqlite:path gives the server.
-func sqliteDatabase(path string) config.Database {
-	db, err := config.LoadDatabase(func(k string) string {
-		if k == "DATABASE_URL" {
-			return "sqlite:" + path
-		}
-		return ""
-	})
-	if err != nil {
-		panic(err)
-	}
-	return db
-}
 
 func get(t *testing.T, url string) (string, int) {
 	t.Helper()

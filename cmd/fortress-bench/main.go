@@ -7,12 +7,11 @@
 // Subcommands (all but the first are its own building blocks, run as separate processes):
 //
 //	fortress-bench [run] [flags]    the whole benchmark (the default)
-//	fortress-bench profile [flags]  one scenario against an in-process server that writes a CPU profile
+//	fortress-bench profile [flags]  scenarios against `fortress serve` built with -tags pprof, which writes a CPU profile
 //	fortress-bench load             the load generator: a bench.Job as JSON on stdin, a bench.Result on stdout
 //	fortress-bench ceiling-health   ceiling (a): bare net/http answering /health
 //	fortress-bench ceiling-item     ceiling (b): bare net/http running the engine's one item query
 //	fortress-bench argon2           ceiling (c): Argon2id hashes per second on this process's CPUs
-//	fortress-bench serve-profiled   the API wired as `fortress serve` does, under a CPU profile
 package main
 
 import (
@@ -58,8 +57,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serveItemCeiling(ctx, args, getenv, stderr)
 	case "argon2":
 		return runArgon2(ctx, args, stdout, stderr)
-	case "serve-profiled":
-		return serveProfiled(ctx, args, getenv, stderr)
 	}
-	return fmt.Errorf("unknown command %q (want run, profile, load, ceiling-health, ceiling-item, argon2 or serve-profiled)", cmd)
+	return fmt.Errorf("unknown command %q (want run, profile, load, ceiling-health, ceiling-item or argon2)", cmd)
 }

@@ -18,13 +18,15 @@ import (
 	"time"
 
 	"github.com/fortress-dev/fortress/internal/bench"
+	"github.com/fortress-dev/fortress/internal/ceiling"
 	"github.com/fortress-dev/fortress/internal/pgtest"
+	"github.com/fortress-dev/fortress/sqlite"
 )
 
 // The harness re-executes itself for the generator and the ceilings. Under `go test` that executable
 // is this test binary, so TestMain plays the part of main for those subcommands.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && slices.Contains([]string{"load", "ceiling-health", "ceiling-item", "argon2", "serve-profiled"}, os.Args[1]) {
+	if len(os.Args) > 1 && slices.Contains([]string{"load", "ceiling-health", "ceiling-item", "argon2"}, os.Args[1]) {
 		main()
 		return
 	}
@@ -44,12 +46,13 @@ func needHarness(t *testing.T) {
 	}
 }
 
-// fortressBinary builds the server the harness runs, as `make build` would.
-func fortressBinary(t *testing.T) string {
+// fortressBinary builds the server the harness runs, as `make build` would (with -tags tags: as `make
+// profile` builds the profiling server).
+func fortressBinary(t *testing.T, tags string) string {
 	t.Helper()
 	needHarness(t)
 	bin := filepath.Join(t.TempDir(), "fortress")
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "../fortress")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-tags", tags, "-o", bin, "../fortress")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -61,7 +64,7 @@ func fortressBinary(t *testing.T) string {
 // must be right, every figure present, and the report must judge every target.
 func TestHarnessEndToEnd(t *testing.T) {
 	t.Parallel()
-	bin := fortressBinary(t)
+	bin := fortressBinary(t, "")
 	jsonPath := filepath.Join(t.TempDir(), "out", "bench.json")
 	var stdout, stderr bytes.Buffer
 	err := run(t.Context(), []string{"-bin", bin, "-json", jsonPath, "-duration", "1s", "-warmup", "100ms", // 1s: a busy machine hashes a password in ~200 ms
@@ -122,19 +125,24 @@ func TestHarnessEndToEnd(t *testing.T) {
 	}
 }
 
+// profile runs the server built with -tags pprof, as the harness runs the release binary, and that
+// server leaves its profiles when the harness stops it. Not parallel: its build and load would run next
+// to TestHarnessEndToEnd's measured windows, whose login scenario has few answers to spare.
 func TestProfileWritesACPUProfile(t *testing.T) {
-	t.Parallel()
-	needHarness(t) // the profiled server is this test binary, run as serve-profiled
-	out := filepath.Join(t.TempDir(), "p-ENGINE.prof")
+	bin := fortressBinary(t, "pprof")
+	dir := t.TempDir()
+	out, memOut := filepath.Join(dir, "p-ENGINE.prof"), filepath.Join(dir, "a-ENGINE.prof")
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"profile", "-engines", "sqlite", "-scenarios", "health,item-get", "-duration", "200ms",
-		"-warmup", "0s", "-users", "1", "-items", "20", "-concurrency", "2", "-cpuprofile", out}, env(nil), nil, &stdout, &stderr)
+	err := run(t.Context(), []string{"profile", "-bin", bin, "-engines", "sqlite", "-scenarios", "health,item-get", "-duration", "200ms",
+		"-warmup", "0s", "-users", "1", "-items", "20", "-concurrency", "2", "-cpuprofile", out, "-memprofile", memOut}, env(nil), nil, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("profile: %v\nstderr:\n%s", err, stderr.String())
 	}
-	fi, err := os.Stat(strings.ReplaceAll(out, "ENGINE", "sqlite"))
-	if err != nil || fi.Size() == 0 {
-		t.Fatalf("CPU profile: got %v, %v; want a non-empty file", fi, err)
+	for _, path := range []string{out, memOut} {
+		fi, err := os.Stat(strings.ReplaceAll(path, "ENGINE", "sqlite"))
+		if err != nil || fi.Size() == 0 {
+			t.Errorf("profile %s: got %v, %v; want a non-empty file", path, fi, err)
+		}
 	}
 	if !strings.Contains(stdout.String(), "go tool pprof") {
 		t.Errorf("output does not say how to read the profile:\n%s", stdout.String())
@@ -159,8 +167,9 @@ func TestBadCommandLines(t *testing.T) {
 		{"ceiling-health", "-bogus"},
 		{"ceiling-health", "-fortress-headers=maybe"},
 		{"ceiling-item", "-bogus"},
-		{"serve-profiled"},
 		{"profile", "-engines", "oracle"},
+		{"profile", "-bin", filepath.Join(t.TempDir(), "missing")},
+		{"profile", "-bin", "main_test.go"}, // not a Go binary, let alone one with the profiler
 	} {
 		var stdout, stderr bytes.Buffer
 		if err := run(t.Context(), args, env(nil), nil, &stdout, &stderr); err == nil {
@@ -223,7 +232,7 @@ func TestHealthCeilingWithFortressHeaders(t *testing.T) {
 		}
 	}
 	rec := httptest.NewRecorder()
-	healthCeiling(want).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
+	ceiling.Health(want).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
 	for name := range want {
 		if got := rec.Header().Get(name); got != want.Get(name) {
 			t.Errorf("ceiling (a') %s: got %q, want %q", name, got, want.Get(name))
@@ -237,7 +246,7 @@ func TestHealthCeilingWithFortressHeaders(t *testing.T) {
 func TestItemCeilingAnswersLikeFortress(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "fortress.db")
-	s, err := openStore(t.Context(), sqliteDatabase(path))
+	s, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,41 +333,5 @@ func TestHelpers(t *testing.T) {
 	}
 	if !errors.Is(errSkipped, errSkipped) {
 		t.Error("errSkipped")
-	}
-}
-
-// serve-profiled is the API as `fortress serve` wires it, so it must answer like the server and leave a
-// profile when stopped.
-func TestServeProfiledServesTheAPI(t *testing.T) {
-	dir := t.TempDir()
-	addr, err := freeAddr(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	vars := map[string]string{"FORTRESS_ADDR": addr, "DATABASE_URL": "sqlite:" + filepath.Join(dir, "f.db"),
-		"FORTRESS_LOG_LEVEL": "warn", "FORTRESS_ARGON2_MEMORY_KIB": "8192", "FORTRESS_ARGON2_TIME": "1",
-		"JWT_SECRET_KEY": "bench-test-signing-key-0123456789abcdef-0123456789"}
-	profile := filepath.Join(dir, "cpu.prof")
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve-profiled", "-cpuprofile", profile}, env(vars), nil, nil, os.Stderr)
-	}()
-	if _, err := waitAnswer(t, "http://"+addr+"/readyz"); err != nil {
-		t.Fatal(err)
-	}
-	users, err := seed(t.Context(), "http://"+addr, 1, bench.ListLimit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(users) != 1 || users[0].Token == "" || len(users[0].ItemIDs) != bench.ListLimit {
-		t.Errorf("seed got %+v, want one user with a token and %d items", users, bench.ListLimit)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("serve-profiled after cancel: got %v, want a clean stop", err)
-	}
-	if fi, err := os.Stat(profile); err != nil || fi.Size() == 0 {
-		t.Errorf("CPU profile got %v, %v; want a non-empty file", fi, err)
 	}
 }

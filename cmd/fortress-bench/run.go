@@ -59,7 +59,6 @@ func (o *options) register(fs *flag.FlagSet, getenv func(string) string) {
 	if d, err := time.ParseDuration(getenv("FORTRESS_BENCH_WARMUP")); err == nil && d >= 0 {
 		warmup = d
 	}
-	fs.StringVar(&o.bin, "bin", "bin/fortress", "the release binary to benchmark")
 	fs.StringVar(&o.jsonPath, "json", "bin/bench.json", "where to write the results as JSON (empty: nowhere)")
 	fs.DurationVar(&o.duration, "duration", duration, "measured time per scenario (env FORTRESS_BENCH_DURATION)")
 	fs.DurationVar(&o.warmup, "warmup", warmup, "unmeasured warm-up before each scenario (env FORTRESS_BENCH_WARMUP)")
@@ -136,6 +135,9 @@ type harness struct {
 	progress   io.Writer
 	// serverArgv is the command of the server under test, run in dir.
 	serverArgv func(dir string) []string
+	// profileEnv is what the server under test alone is given on top of its configuration: the profile
+	// paths of the profile subcommand.
+	profileEnv []string
 	report     *bench.Report
 }
 
@@ -186,6 +188,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs := flag.NewFlagSet("fortress-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o.register(fs, getenv)
+	fs.StringVar(&o.bin, "bin", "bin/fortress", "the release binary to benchmark")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -451,7 +454,7 @@ func (h *harness) engine(ctx context.Context, name string, ceilings bool) (bench
 	e.Source = db.source
 	h.logf("%s: %s", name, db.source)
 
-	srv, addr, took, err := h.startServer(ctx, "fortress", dir, h.serverArgv(dir), append(db.env, h.opts.extraEnv...))
+	srv, addr, took, err := h.startServer(ctx, "fortress", dir, h.serverArgv(dir), slices.Concat(db.env, h.opts.extraEnv, h.profileEnv))
 	if err != nil {
 		return e, err
 	}

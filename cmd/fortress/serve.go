@@ -28,7 +28,7 @@ import (
 // maxHeaderBytes bounds the request line and headers; the timeouts come from the configuration.
 const maxHeaderBytes = 64 << 10
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	rest, err := parseFlags(flag.NewFlagSet("serve", flag.ContinueOnError), args, stderr, "serve")
 	if err != nil {
 		return err
@@ -49,92 +49,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		logger.Warn(w)
 	}
 
-	s, err := openStore(ctx, cfg.Database())
+	app, err := buildAPI(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := s.Close(); err != nil {
-			logger.Error("close database", "err", err)
-		}
-	}()
-	if cfg.AutoMigrate {
-		applied, err := s.Migrate(ctx)
-		if err != nil {
-			return err
-		}
-		if len(applied) > 0 {
-			logger.Info("migrations applied", "versions", applied)
-		}
-	}
-	if err := checkSchema(ctx, s); err != nil {
-		return err
-	}
-	if current, latest, ahead := schemaAhead(ctx, s); ahead {
-		logger.Warn("the database schema is newer than this binary: serving, as a rolling upgrade's old replicas do; deploy the newer binary",
-			"schema_version", current, "binary_version", latest)
-	}
-
-	hasher, err := password.NewHasher(password.Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads})
-	if err != nil {
-		return err
-	}
-	// Building the hasher ran one Argon2id computation (its dummy hash): hand those 19 MiB back to the OS
-	// now rather than carry them as idle resident memory.
-	debug.FreeOSMemory()
-	m := newMetrics(s)
-	gate := password.NewGate(cfg.HashConcurrency, cfg.HashQueue, cfg.HashWait)
-	gate.Observe(m)
-	m.WatchHashing(func() metrics.HashStats { return metrics.HashStats{InFlight: gate.InFlight(), Waiting: gate.Waiting()} })
-	passwords := password.NewGuarded(hasher, gate)
-	clients, err := clientip.New(cfg.TrustedProxies)
-	if err != nil {
-		return fmt.Errorf("FORTRESS_TRUSTED_PROXIES: %w", err)
-	}
-	tokens, err := newTokens(cfg)
-	if err != nil {
-		return err
-	}
-	logger.Info("token signing key", "alg", tokens.Algorithm(), "kid", tokens.KeyID(), "public_keys", len(tokens.PublicKeys()))
-	limiter, closeLimiter, err := newLimiter(cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer closeLimiter()
-	version := buildVersion()
-	api := httpapi.NewServer(httpapi.Config{
-		Logger:          logger,
-		Users:           s,
-		Items:           s,
-		Passwords:       passwords,
-		Tokens:          tokens,
-		TokenTTL:        cfg.AccessTokenTTL,
-		Sessions:        s,
-		Audit:           s,
-		SessionLifetime: cfg.SessionLifetime,
-		SessionIdle:     cfg.SessionIdle,
-		Ready: func(ctx context.Context) error {
-			if err := s.Ping(ctx); err != nil {
-				return err
-			}
-			return checkSchema(ctx, s)
-		},
-		Clients:       clients,
-		AllowedHosts:  cfg.AllowedHosts,
-		CORSOrigins:   cfg.CORSOrigins,
-		MaxBodyBytes:  cfg.MaxBodyBytes,
-		HTTPSRedirect: cfg.HTTPSRedirect,
-		Limiter:       limiter,
-		RateLimit:     policy("default", cfg.RateLimit),
-		LoginLimit:    policy("login", cfg.LoginRateLimit),
-		RegisterLimit: policy("register", cfg.RegisterRateLimit),
-		LoginLockout:  ratelimit.Policy{Name: "login-failures", Limit: cfg.LoginFailuresMax, Window: cfg.LoginLockout},
-		JWKS:          jwks(tokens),
-		Version:       version,
-		Observer:      m,
-	})
+	defer app.close() // last: the database closes after everything that uses it has stopped
+	api := app.api
 	if cfg.MetricsAddr != "" {
-		stopMetrics, err := serveMetrics(ctx, cfg.MetricsAddr, m, logger)
+		stopMetrics, err := serveMetrics(ctx, cfg.MetricsAddr, app.metrics, logger)
 		if err != nil {
 			return err
 		}
@@ -143,6 +65,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		watched := watchReadiness(readyCtx, api.CheckReady, readinessInterval)
 		defer func() { stopReady(); <-watched }() // before the database closes
 	}
+
+	// Only a -tags pprof build profiles; from here, so that start-up is not in the profile, and before the
+	// listener, so that a profile path that cannot be written fails start-up.
+	stopProfiling, err := startProfiling(getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopProfiling()) }() // after the server stopped
 
 	tlsConfig, err := loadTLS(cfg.TLSCertFile, cfg.TLSKeyFile)
 	if err != nil {
@@ -158,7 +88,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// The certificate is in TLSConfig; ServeTLS adds HTTP/2 to the negotiated protocols.
 		scheme, serve = "https", func(srv *http.Server) error { return srv.ServeTLS(ln, "", "") }
 	}
-	traced, stopTracing, err := newTracing(ctx, getenv, version, logger)
+	traced, stopTracing, err := newTracing(ctx, getenv, app.version, logger)
 	if err != nil {
 		return err
 	}
@@ -184,11 +114,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	base := scheme + "://" + displayAddr(ln.Addr())
 	logger.Info("fortress started", "addr", ln.Addr().String(), "scheme", scheme, "ui", base+"/", "docs", base+"/docs",
-		"engine", string(cfg.Engine), "env", cfg.Env, "version", version)
+		"engine", string(cfg.Engine), "env", cfg.Env, "version", app.version)
 
 	pruneCtx, stopPruning := context.WithCancel(ctx)
 	pruned := make(chan struct{})
-	go func() { defer close(pruned); pruneSessions(pruneCtx, s, cfg.SessionIdle, pruneInterval, logger) }()
+	go func() {
+		defer close(pruned)
+		pruneSessions(pruneCtx, app.store, cfg.SessionIdle, pruneInterval, logger)
+	}()
 	defer func() { stopPruning(); <-pruned }() // before the database closes
 
 	served := make(chan error, 1)
@@ -224,6 +157,123 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// fortressAPI is the API as `fortress serve` wires it, and what it holds open. buildAPI is the one place
+// that wires it: runServe serves it, and the in-process benchmarks (api_bench_test.go) call it, so that
+// what they measure is the server itself, not a copy of its wiring.
+type fortressAPI struct {
+	api     *httpapi.Server
+	store   store
+	metrics *metrics.Metrics
+	version string
+	closers []func() // run in reverse by close: the limiter, then the database
+}
+
+// buildAPI opens the store (migrating it when configured, refusing a schema behind the binary), builds the
+// password hasher behind its gate, the metrics observer, the token keys and the limiter, and the handler
+// with every httpapi.Config field. On failure whatever it opened is closed again.
+func buildAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *fortressAPI, err error) {
+	f := &fortressAPI{version: buildVersion()}
+	defer func() {
+		if err != nil {
+			f.close()
+		}
+	}()
+	s, err := openStore(ctx, cfg.Database())
+	if err != nil {
+		return nil, err
+	}
+	f.store = s
+	f.closers = append(f.closers, func() {
+		if err := s.Close(); err != nil {
+			logger.Error("close database", "err", err)
+		}
+	})
+	if cfg.AutoMigrate {
+		applied, err := s.Migrate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(applied) > 0 {
+			logger.Info("migrations applied", "versions", applied)
+		}
+	}
+	if err := checkSchema(ctx, s); err != nil {
+		return nil, err
+	}
+	if current, latest, ahead := schemaAhead(ctx, s); ahead {
+		logger.Warn("the database schema is newer than this binary: serving, as a rolling upgrade's old replicas do; deploy the newer binary",
+			"schema_version", current, "binary_version", latest)
+	}
+
+	hasher, err := password.NewHasher(password.Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads})
+	if err != nil {
+		return nil, err
+	}
+	// Building the hasher ran one Argon2id computation (its dummy hash): hand those 19 MiB back to the OS
+	// now rather than carry them as idle resident memory.
+	debug.FreeOSMemory()
+	m := newMetrics(s)
+	f.metrics = m
+	gate := password.NewGate(cfg.HashConcurrency, cfg.HashQueue, cfg.HashWait)
+	gate.Observe(m)
+	m.WatchHashing(func() metrics.HashStats { return metrics.HashStats{InFlight: gate.InFlight(), Waiting: gate.Waiting()} })
+	passwords := password.NewGuarded(hasher, gate)
+	clients, err := clientip.New(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("FORTRESS_TRUSTED_PROXIES: %w", err)
+	}
+	tokens, err := newTokens(cfg)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("token signing key", "alg", tokens.Algorithm(), "kid", tokens.KeyID(), "public_keys", len(tokens.PublicKeys()))
+	limiter, closeLimiter, err := newLimiter(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	f.closers = append(f.closers, closeLimiter)
+	f.api = httpapi.NewServer(httpapi.Config{
+		Logger:          logger,
+		Users:           s,
+		Items:           s,
+		Passwords:       passwords,
+		Tokens:          tokens,
+		TokenTTL:        cfg.AccessTokenTTL,
+		Sessions:        s,
+		Audit:           s,
+		SessionLifetime: cfg.SessionLifetime,
+		SessionIdle:     cfg.SessionIdle,
+		Ready: func(ctx context.Context) error {
+			if err := s.Ping(ctx); err != nil {
+				return err
+			}
+			return checkSchema(ctx, s)
+		},
+		Clients:       clients,
+		AllowedHosts:  cfg.AllowedHosts,
+		CORSOrigins:   cfg.CORSOrigins,
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+		HTTPSRedirect: cfg.HTTPSRedirect,
+		Limiter:       limiter,
+		RateLimit:     policy("default", cfg.RateLimit),
+		LoginLimit:    policy("login", cfg.LoginRateLimit),
+		RegisterLimit: policy("register", cfg.RegisterRateLimit),
+		LoginLockout:  ratelimit.Policy{Name: "login-failures", Limit: cfg.LoginFailuresMax, Window: cfg.LoginLockout},
+		JWKS:          jwks(tokens),
+		Version:       f.version,
+		Observer:      m,
+	})
+	return f, nil
+}
+
+// close releases what buildAPI opened, the database last; failures are logged, as nobody is left to
+// act on them.
+func (f *fortressAPI) close() {
+	for i := len(f.closers) - 1; i >= 0; i-- {
+		f.closers[i]()
+	}
 }
 
 // newLimiter keeps rate-limit budgets in this process, or in Redis when REDIS_URL is set so that all

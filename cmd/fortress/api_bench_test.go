@@ -1,9 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/fortress-dev/fortress/config"
+	"github.com/fortress-dev/fortress/internal/ceiling"
 	"github.com/fortress-dev/fortress/internal/pgtest"
 )
 
@@ -35,30 +36,39 @@ func (d *discardWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// benchAPI is the API as the harness runs it (newFortressAPI, the harness's server environment) on one
+// benchServerEnv is the server configuration of the load harness (cmd/fortress-bench's baseServerEnv,
+// docs/performance.md): production mode, logs at warn, rate limits off so that they measure nothing but
+// the server.
+var benchServerEnv = map[string]string{
+	"FORTRESS_ENV":                 "production",
+	"FORTRESS_LOG_LEVEL":           "warn",
+	"FORTRESS_RATE_LIMIT":          "off",
+	"FORTRESS_LOGIN_RATE_LIMIT":    "off",
+	"FORTRESS_REGISTER_RATE_LIMIT": "off",
+	"FORTRESS_ACCESS_TOKEN_TTL":    "1h",
+}
+
+// benchAPI is the API as `fortress serve` builds it (buildAPI) in the harness's configuration, on one
 // engine, with one seeded user: its token and an item.
 func benchAPI(b *testing.B, engine string) (f *fortressAPI, token string, userID, itemID int64) {
 	b.Helper()
-	vars := map[string]string{"JWT_SECRET_KEY": randomHex(32), "FORTRESS_ADDR": "127.0.0.1:0", "AUTO_MIGRATE": "true"}
-	for _, kv := range baseServerEnv() {
-		k, v, _ := strings.Cut(kv, "=")
-		vars[k] = v
-	}
+	vars := map[string]string{"JWT_SECRET_KEY": testSecret, "FORTRESS_ADDR": "127.0.0.1:0", "AUTO_MIGRATE": "true"}
+	maps.Copy(vars, benchServerEnv)
 	switch engine {
 	case "sqlite":
 		vars["DATABASE_URL"] = "sqlite:" + filepath.Join(b.TempDir(), "fortress.db")
 	case "postgres":
 		vars["DATABASE_URL"] = pgtest.NewDatabase(b)
 	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
+	cfg, err := config.Load(env(vars))
 	if err != nil {
 		b.Fatal(err)
 	}
-	f, err = newFortressAPI(context.Background(), cfg, io.Discard)
+	f, err = buildAPI(b.Context(), cfg, newLogger(cfg, io.Discard))
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = f.Close() })
+	b.Cleanup(f.close)
 	call := func(method, path, contentType, token, body string, want int, out any) {
 		r := httptest.NewRequest(method, "http://127.0.0.1:8000"+path, strings.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
@@ -74,13 +84,13 @@ func benchAPI(b *testing.B, engine string) (f *fortressAPI, token string, userID
 			b.Fatal(err)
 		}
 	}
-	pw := randomPassword()
+	const password = "a benchmark passphrase, long enough"
 	var user struct{ ID int64 }
-	call("POST", "/auth/register", "application/json", "", `{"email":"bench@example.com","password":"`+pw+`"}`, 201, &user)
+	call("POST", "/auth/register", "application/json", "", `{"email":"bench@example.com","password":"`+password+`"}`, 201, &user)
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	call("POST", "/auth/login", "application/x-www-form-urlencoded", "", url.Values{"username": {"bench@example.com"}, "password": {pw}}.Encode(), 200, &tok)
+	call("POST", "/auth/login", "application/x-www-form-urlencoded", "", url.Values{"username": {"bench@example.com"}, "password": {password}}.Encode(), 200, &tok)
 	var it struct{ ID int64 }
 	call("POST", "/items", "application/json", tok.AccessToken, `{"name":"bench","description":"an item to read"}`, 201, &it)
 	return f, tok.AccessToken, user.ID, it.ID
@@ -103,9 +113,10 @@ func serveDiscard(b *testing.B, h http.Handler, path, auth string) {
 	}
 }
 
-// BenchmarkAPI is one request through the whole server as `fortress serve` wires it (metrics observer,
-// redacting logger at warn, rate limits off: the harness's configuration), in process: the handler's own
-// CPU and allocations, without the sockets, which the ceilings pay too. make microbench runs it.
+// BenchmarkAPI is one request through the whole server as `fortress serve` wires it (buildAPI: metrics
+// observer, redacting logger at warn, rate limits off: the harness's configuration), in process, next to
+// the ceilings' handlers on the same engine: the handler's own CPU and allocations, without the sockets,
+// which the ceilings pay too. make microbench runs it; docs/performance.md counts its instructions.
 func BenchmarkAPI(b *testing.B) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		b.Run(engine, func(b *testing.B) {
@@ -119,9 +130,9 @@ func BenchmarkAPI(b *testing.B) {
 				{"health", "/health", "", f.api},
 				{"item-get", itemPath, auth, f.api},
 				// The ceilings' handlers, on the same engine: the in-process ratio of the harness's (a) and (b).
-				{"ceiling-a", "/health", "", healthCeiling(nil)},
-				{"ceiling-a-headers", "/health", "", healthCeiling(fortressHeaders(b.Context()))},
-				{"ceiling-b", "/owners/" + strconv.FormatInt(userID, 10) + itemPath, "", itemCeiling(f.store)},
+				{"ceiling-a", "/health", "", ceiling.Health(nil)},
+				{"ceiling-a-headers", "/health", "", ceiling.Health(ceiling.ResponseHeaders(b.Context(), f.api))},
+				{"ceiling-b", "/owners/" + strconv.FormatInt(userID, 10) + itemPath, "", ceiling.Item(f.store)},
 			} {
 				b.Run(tc.name, func(b *testing.B) {
 					b.ReportAllocs()
