@@ -67,7 +67,8 @@ func TestHarnessEndToEnd(t *testing.T) {
 	bin := fortressBinary(t, "")
 	jsonPath := filepath.Join(t.TempDir(), "out", "bench.json")
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"-bin", bin, "-json", jsonPath, "-duration", "1s", "-warmup", "100ms", // 1s: a busy machine hashes a password in ~200 ms
+	// Logins get 5 s: on a machine loaded by the rest of the test suite one hash can take a second.
+	err := run(t.Context(), []string{"-bin", bin, "-json", jsonPath, "-duration", "1s", "-warmup", "100ms", "-login-duration", "5s",
 		"-argon2-duration", "100ms", "-startups", "2", "-users", "2", "-items", "20", "-concurrency", "4",
 		"-paired-rounds", "2", "-paired-slice", "300ms"},
 		env(nil), nil, &stdout, &stderr)
@@ -155,6 +156,7 @@ func TestBadCommandLines(t *testing.T) {
 		{"-engines", "mysql"},
 		{"-scenarios", "everything"},
 		{"-duration", "0s"},
+		{"-login-duration", "-1s"},
 		{"-concurrency", "0"},
 		{"-items", "5"},
 		{"-paired-rounds", "-1"},

@@ -42,6 +42,7 @@ type options struct {
 	warmup, duration, argonDur time.Duration
 	engines, scenarios         []string
 	conc, loginConc, mixedConc int
+	loginDur                   time.Duration
 	openConns                  int
 	users, items, startups     int
 	serverCPUs, loadCPUs       string
@@ -63,6 +64,7 @@ func (o *options) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.DurationVar(&o.duration, "duration", duration, "measured time per scenario (env FORTRESS_BENCH_DURATION)")
 	fs.DurationVar(&o.warmup, "warmup", warmup, "unmeasured warm-up before each scenario (env FORTRESS_BENCH_WARMUP)")
 	fs.DurationVar(&o.argonDur, "argon2-duration", 3*time.Second, "time per Argon2id ceiling measurement")
+	fs.DurationVar(&o.loginDur, "login-duration", 0, "measured time of the login scenario (0: -duration); logins are Argon2id-bound, tens per second, so a short run may need a longer window for a figure")
 	fs.Func("engines", "comma list of engines: sqlite,postgres (default both)", func(s string) error {
 		o.engines = strings.Split(s, ",")
 		return nil
@@ -111,6 +113,8 @@ func (o *options) validate() error {
 		}
 	}
 	switch {
+	case o.loginDur < 0:
+		return errors.New("-login-duration must not be negative")
 	case o.duration <= 0:
 		return errors.New("-duration must be positive")
 	case o.conc < 1 || o.loginConc < 1 || o.mixedConc < 1 || o.openConns < 1:
@@ -412,17 +416,20 @@ func (h *harness) healthCeiling(ctx context.Context) error {
 
 // job is the generator's work for one scenario.
 func (h *harness) job(scenario, addr string, users []bench.User, serverPID, dbPID int) bench.Job {
-	conc := h.opts.conc
+	conc, duration := h.opts.conc, h.opts.duration
 	switch scenario {
 	case bench.ScenarioLogin:
 		conc = h.opts.loginConc
+		if h.opts.loginDur > 0 {
+			duration = h.opts.loginDur
+		}
 	case bench.ScenarioMixed:
 		conc = h.opts.mixedConc
 	case bench.ScenarioItemOpen:
 		conc = h.opts.openConns
 	}
 	return bench.Job{Scenario: scenario, Mix: bench.Mixes[scenario], Addr: addr, Users: users, Concurrency: conc,
-		Warmup: h.opts.warmup, Duration: h.opts.duration, ServerPID: serverPID, DBPID: dbPID}
+		Warmup: h.opts.warmup, Duration: duration, ServerPID: serverPID, DBPID: dbPID}
 }
 
 // database is where an engine keeps its data for a run.
