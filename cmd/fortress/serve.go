@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -211,9 +210,6 @@ func buildAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *f
 	if err != nil {
 		return nil, err
 	}
-	// Building the hasher ran one Argon2id computation (its dummy hash): hand those 19 MiB back to the OS
-	// now rather than carry them as idle resident memory.
-	debug.FreeOSMemory()
 	m := newMetrics(s)
 	f.metrics = m
 	gate := password.NewGate(cfg.HashConcurrency, cfg.HashQueue, cfg.HashWait)
