@@ -1,28 +1,24 @@
 package browsertest
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/fortress-dev/fortress/internal/binarytest"
 )
 
 // Bounds: generous for a loaded 2-core machine (make test runs other packages at the same time), short
 // enough that a hang fails the run well within CI's time.
 const (
-	buildBound  = 5 * time.Minute
 	startBound  = 30 * time.Second
 	scriptBound = 5 * time.Minute
 )
@@ -33,6 +29,12 @@ const defaultChromium = "/usr/bin/chromium"
 // jwtShape matches a JWT (base64url of '{"' starts every header and payload): no log line may hold one.
 var jwtShape = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}`)
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	binarytest.RemoveBuild()
+	os.Exit(code)
+}
+
 // TestBrowser runs e2e.mjs in headless Chromium against the real binary; every check it prints is a
 // subtest-like line in the log, and any failed check fails the test.
 func TestBrowser(t *testing.T) {
@@ -40,8 +42,7 @@ func TestBrowser(t *testing.T) {
 		t.Skip("builds the binary and runs a browser")
 	}
 	chromium, node := prerequisites(t)
-	bin := build(t)
-	srv := start(t, bin)
+	srv := start(t)
 
 	artifacts, err := os.MkdirTemp("", "fortress-browsertest-") //nolint:usetesting // kept after a failure, for its screenshots
 	if err != nil {
@@ -119,31 +120,16 @@ func prerequisites(t *testing.T) (chromium, node string) {
 	return chromium, node
 }
 
-// build compiles cmd/fortress from this checkout into a temporary directory.
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "fortress")
-	ctx, cancel := context.WithTimeout(context.Background(), buildBound)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/fortress-dev/fortress/cmd/fortress").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ./cmd/fortress: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // server is one running `fortress serve` process and what it logged.
 type server struct {
 	base string
-
-	mu    sync.Mutex
-	lines []string
+	proc *binarytest.Process
 }
 
 // start runs `fortress serve` on a free loopback port with a throwaway SQLite database and development
 // settings: a random signing key, cheap hashing and no rate limits (the script logs in often from one
-// address), and waits until /readyz answers 200.
-func start(t *testing.T, bin string) *server {
+// address), and waits until /readyz answers 200. The test's end kills it.
+func start(t *testing.T) *server {
 	t.Helper()
 	dir := t.TempDir()
 	key := make([]byte, 32)
@@ -151,6 +137,7 @@ func start(t *testing.T, bin string) *server {
 		t.Fatal(err)
 	}
 	env := map[string]string{
+		"PATH":                         os.Getenv("PATH"),
 		"FORTRESS_ENV":                 "development",
 		"FORTRESS_ADDR":                "127.0.0.1:0",
 		"DATABASE_URL":                 "sqlite:" + filepath.Join(dir, "fortress.db"),
@@ -163,90 +150,20 @@ func start(t *testing.T, bin string) *server {
 		"FORTRESS_LOG_FORMAT":          "json",
 		"FORTRESS_SHUTDOWN_TIMEOUT":    "5s",
 	}
-	cmd := exec.Command(bin, "serve")
-	cmd.Dir = dir // no .env file to pick up
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start fortress serve: %v", err)
-	}
-	exited := make(chan struct{})
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-
-	s := &server{}
-	addr := make(chan string, 1)
-	go func() {
-		defer close(exited)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.lines = append(s.lines, line)
-			s.mu.Unlock()
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "fortress started" {
-				addr <- rec.Addr
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		_ = cmd.Wait()
-	}()
-	select {
-	case a := <-addr:
-		s.base = "http://" + a
-	case <-exited:
-		s.dumpLog(t)
-		t.Fatal("fortress serve exited before it listened")
-	case <-time.After(startBound):
-		s.dumpLog(t)
-		t.Fatalf("fortress serve did not log \"fortress started\" within %s", startBound)
-	}
-	s.waitReady(t)
+	proc := binarytest.Serve(t, binarytest.Build(t), env, dir, nil) // dir holds no .env file to pick up
+	t.Cleanup(func() { proc.Stop(os.Kill, startBound) })
+	s := &server{proc: proc}
+	s.base = "http://" + proc.Started(t, "fortress serve", startBound)
+	proc.WaitReady(t, "fortress serve", s.base, startBound)
 	return s
-}
-
-func (s *server) waitReady(t *testing.T) {
-	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(startBound)
-	var last error
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(s.base + "/readyz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		last = err
-		time.Sleep(100 * time.Millisecond)
-	}
-	s.dumpLog(t)
-	t.Fatalf("GET /readyz: got %v, want 200 within %s", last, startBound)
 }
 
 // checkLog fails on what the browser's work must never cause on the server: a 5xx answer, an ERROR log
 // line, or a token in the log.
 func (s *server) checkLog(t *testing.T) {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	requests := 0
-	for _, line := range s.lines {
+	for _, line := range s.proc.Lines() {
 		if jwtShape.MatchString(line) {
 			t.Errorf("server log shows a JWT: %.300s", line)
 		}
@@ -272,10 +189,8 @@ func (s *server) checkLog(t *testing.T) {
 
 func (s *server) dumpLog(t *testing.T) {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	const keep = 80
-	lines := s.lines
+	lines := s.proc.Lines()
 	if len(lines) > keep {
 		lines = lines[len(lines)-keep:]
 	}

@@ -1,20 +1,19 @@
 package opstest
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fortress-dev/fortress/internal/binarytest"
 )
 
 // caddyfile is the load balancer in front of the replicas, as docs/operations.md recommends it:
@@ -64,10 +63,7 @@ type caddy struct {
 	base  string
 	admin string // the admin API's URL
 	port  int
-	cmd   *exec.Cmd
-	mu    sync.Mutex
-	log   []string
-	done  chan struct{}
+	proc  *binarytest.Process // its log is standard error
 }
 
 // startCaddy writes the Caddyfile for upstreams (host:port) and runs Caddy until the test ends; it
@@ -86,35 +82,13 @@ func startCaddy(t *testing.T, upstreams []string) *caddy {
 	cmd.Dir = dir
 	// Caddy keeps its state under HOME/XDG directories: give it the test's own.
 	cmd.Env = []string{"HOME=" + dir, "XDG_DATA_HOME=" + filepath.Join(dir, "data"), "XDG_CONFIG_HOME=" + filepath.Join(dir, "config")}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
+	proc, err := binarytest.Start(cmd, nil)
 	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
 		t.Fatalf("caddy: %v", err)
 	}
-	c := &caddy{base: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://127.0.0.1:%d", admin), port: port,
-		cmd: cmd, done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			c.mu.Lock()
-			c.log = append(c.log, sc.Text())
-			c.mu.Unlock()
-		}
-		_ = cmd.Wait()
-		close(c.done)
-	}()
+	c := &caddy{base: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://127.0.0.1:%d", admin), port: port, proc: proc}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-c.done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-c.done
-		}
+		proc.Stop(syscall.SIGTERM, 10*time.Second)
 		if t.Failed() {
 			t.Logf("caddy log:\n%s", tail(c.lines(), 30))
 		}
@@ -130,7 +104,7 @@ func startCaddy(t *testing.T, upstreams []string) *caddy {
 			return c
 		}
 		select {
-		case <-c.done:
+		case <-proc.Done():
 			t.Fatalf("caddy exited; log:\n%s\nCaddyfile:\n%s", tail(c.lines(), 30), conf)
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -140,11 +114,7 @@ func startCaddy(t *testing.T, upstreams []string) *caddy {
 	}
 }
 
-func (c *caddy) lines() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.log...)
-}
+func (c *caddy) lines() []string { return c.proc.Lines() }
 
 // caddyConfig is the Caddyfile for a listener, an admin port and the upstreams (host:port).
 func caddyConfig(port, admin int, upstreams []string) string {

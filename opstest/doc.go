@@ -1,8 +1,8 @@
 // Package opstest runs Fortress the way operations do: several `fortress serve` processes on one
 // PostgreSQL and one Redis behind a Caddy load balancer, and the faults a deployment meets. It holds
 // tests only; they build ./cmd/fortress once per test process, start the real binary, and see it through
-// HTTP, its logs, its exit status, /proc and its database files, never through its packages (the import
-// rule allows internal/pgtest and internal/redistest only).
+// HTTP, its logs, its exit status, /proc and its database files, never through its packages (it imports
+// only the test helpers internal/binarytest, internal/pgtest and internal/redistest).
 //
 // What each test proves (measured figures: docs/operations.md; `go test -v -run X ./opstest/ | grep
 // FIGURE` prints them):

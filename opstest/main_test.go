@@ -4,58 +4,27 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 
+	"github.com/fortress-dev/fortress/internal/binarytest"
 	"github.com/fortress-dev/fortress/internal/pgtest"
 )
 
 func TestMain(m *testing.M) {
 	code := pgtest.Main(m)
-	if build.dir != "" {
-		_ = os.RemoveAll(build.dir)
-	}
+	binarytest.RemoveBuild()
 	os.Exit(code)
 }
 
-// build holds the fortress binary, built once per test process.
-var build struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-// binary returns the path of the fortress binary, building it on first use.
+// binary returns the path of the fortress binary, built once per test process; opstest runs real
+// processes, so -short skips every test that needs it.
 func binary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("opstest runs real processes; skipped with -short")
 	}
-	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "fortress-opstest-") //nolint:usetesting // shared by every test of the process; TestMain removes it
-		if err != nil {
-			build.err = err
-			return
-		}
-		// World-readable so that tests running the binary as an unprivileged user can execute it.
-		if err := os.Chmod(dir, 0o755); err != nil { //nolint:gosec // G302: a directory holding only the test binary
-			build.err = err
-			return
-		}
-		build.dir = dir
-		build.path = filepath.Join(dir, "fortress")
-		out, err := exec.Command("go", "build", "-o", build.path, "github.com/fortress-dev/fortress/cmd/fortress").CombinedOutput()
-		if err != nil {
-			build.err = fmt.Errorf("%w: %s", err, out)
-		}
-	})
-	if build.err != nil {
-		t.Fatalf("go build: %v", build.err)
-	}
-	return build.path
+	return binarytest.Build(t)
 }
 
 // ci reports whether the tests run under CI=true, where a missing tool is a failure, not a skip.

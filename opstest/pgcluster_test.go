@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/fortress-dev/fortress/internal/binarytest"
 )
 
 // pgBinDir returns the directory of the PostgreSQL server binaries, the one internal/pgtest uses
@@ -66,9 +67,8 @@ type pgCluster struct {
 	dir  string
 	data string
 	port int
-	cred *syscall.Credential // the unprivileged account that runs it when the tests run as root
-	cmd  *exec.Cmd
-	done chan struct{}
+	acct *binarytest.Account // the unprivileged account that runs it when the tests run as root
+	proc *binarytest.Process // nil while stopped
 }
 
 // startPGCluster runs initdb and starts the server on a free port; the test's end stops it.
@@ -77,16 +77,12 @@ func startPGCluster(t *testing.T) *pgCluster {
 	c := &pgCluster{t: t, bin: pgBinDir(t), dir: t.TempDir()}
 	c.data = filepath.Join(c.dir, "data")
 	if os.Geteuid() == 0 { // initdb refuses root: hand the directory to an unprivileged account
-		u, err := user.Lookup("postgres")
+		acct, err := binarytest.LookupAccount("postgres", "nobody")
 		if err != nil {
-			if u, err = user.Lookup("nobody"); err != nil {
-				t.Fatal("running as root, and neither user postgres nor nobody exists")
-			}
+			t.Fatalf("running as root: %v", err)
 		}
-		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
-		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(c.dir, int(uid), int(gid)); err != nil {
+		c.acct = acct
+		if err := os.Chown(c.dir, int(acct.UID), int(acct.GID)); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Chmod(filepath.Dir(c.dir), 0o755); err != nil { //nolint:gosec // G302: the test's temporary directory, so the account can reach its own
@@ -98,7 +94,11 @@ func startPGCluster(t *testing.T) *pgCluster {
 	initdb := exec.CommandContext(ctx, filepath.Join(c.bin, "initdb"), "-D", c.data, "-U", "postgres", "-A", "trust",
 		"-E", "UTF8", "--locale=C", "--no-sync")
 	initdb.Dir = c.dir
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	attr, err := binarytest.ProcAttr(c.acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initdb.SysProcAttr = attr
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
@@ -124,13 +124,11 @@ func (c *pgCluster) start() {
 	cmd := exec.Command(filepath.Join(c.bin, "postgres"), "-D", c.data, "-h", "127.0.0.1", "-p", strconv.Itoa(c.port),
 		"-k", c.dir, "-c", "max_connections=100")
 	cmd.Dir, cmd.Stdout, cmd.Stderr = c.dir, logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	proc, err := binarytest.Start(cmd, c.acct)
+	if err != nil {
 		c.t.Fatalf("postgres: %v", err)
 	}
-	c.cmd, c.done = cmd, make(chan struct{})
-	done := c.done
-	go func() { _ = cmd.Wait(); close(done) }()
+	c.proc = proc
 	c.waitReady()
 }
 
@@ -148,7 +146,7 @@ func (c *pgCluster) waitReady() {
 		}
 		cancel()
 		select {
-		case <-c.done:
+		case <-c.proc.Done():
 			log, _ := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
 			c.t.Fatalf("postgres exited; log:\n%s", tail(strings.Split(string(log), "\n"), 20))
 		case <-time.After(20 * time.Millisecond):
@@ -162,24 +160,13 @@ func (c *pgCluster) waitReady() {
 // stop shuts the server down (fast mode: open transactions roll back, clients are disconnected) and
 // waits for the postmaster to exit; clients then get "connection refused".
 func (c *pgCluster) stop() {
-	if c.cmd == nil {
+	if c.proc == nil {
 		return
 	}
-	select {
-	case <-c.done:
-		c.cmd = nil
-		return
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-c.done:
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
+	if !c.proc.Stop(syscall.SIGINT, 30*time.Second) {
 		c.t.Errorf("postgres ignored a fast shutdown for 30s and was killed")
 	}
-	c.cmd = nil
+	c.proc = nil
 }
 
 // createDatabase creates an empty database and returns its URL.
@@ -202,7 +189,7 @@ func (c *pgCluster) createDatabase(name string) string {
 // as with a hung server or a network that drops packets. thaw resumes them.
 func (c *pgCluster) freeze() (thaw func()) {
 	c.t.Helper()
-	pids := append([]int{c.cmd.Process.Pid}, children(c.cmd.Process.Pid)...)
+	pids := append([]int{c.proc.Pid()}, children(c.proc.Pid())...)
 	for _, pid := range pids {
 		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 			c.t.Fatalf("SIGSTOP %d: %v", pid, err)

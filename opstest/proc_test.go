@@ -1,20 +1,20 @@
 package opstest
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net"
 	"os"
-	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fortress-dev/fortress/internal/binarytest"
 )
 
 // Bounds of the process helpers: generous for a loaded two-core machine, never a wait without end.
@@ -55,15 +55,12 @@ func with(env map[string]string, kv ...string) map[string]string {
 type proc struct {
 	name string
 	env  map[string]string
-	cred *syscall.Credential // run as this user (a test of file permissions run by root), or nil
+	acct *binarytest.Account // run as this user (a test of file permissions run by root), or nil
 	dir  string              // the working directory: empty, so no .env file is picked up
 
 	mu   sync.Mutex
-	addr string     // 127.0.0.1:port, fixed after the first start
-	runs [][]string // stderr lines, one slice per run
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the current run has exited
-	err  error         // the current run's exit status, valid after done
+	addr string                // 127.0.0.1:port, fixed after the first start
+	runs []*binarytest.Process // one per start; the last is the current run
 }
 
 // startProc runs `fortress serve` with env and waits for its "fortress started" line. The process is
@@ -75,20 +72,13 @@ func startProc(t *testing.T, name string, env map[string]string) *proc {
 	return p
 }
 
-// newProc prepares a server without starting it.
+// newProc prepares a server without starting it. Its runs are killed when the test that made it ends,
+// not the subtest that (re)started one, so a restarted replica serves until the end.
 func newProc(t *testing.T, name string, env map[string]string) *proc {
 	p := &proc{name: name, env: maps.Clone(env), dir: t.TempDir()}
 	t.Cleanup(func() {
-		p.mu.Lock()
-		cmd, done := p.cmd, p.done
-		p.mu.Unlock()
-		if cmd != nil {
-			select {
-			case <-done:
-			default:
-				_ = cmd.Process.Kill()
-				<-done
-			}
+		if run := p.current(); run != nil {
+			run.Stop(syscall.SIGKILL, stopBound)
 		}
 		if t.Failed() {
 			t.Logf("%s: log of the last run:\n%s", p.name, tail(p.lines(), 40))
@@ -101,47 +91,13 @@ func newProc(t *testing.T, name string, env map[string]string) *proc {
 func (p *proc) launch(t *testing.T) {
 	t.Helper()
 	env := p.env
+	if addr := p.hostPort(); addr != "" {
+		env = with(env, "FORTRESS_ADDR", addr) // the same port again, as a restarted container keeps its address
+	}
+	run := binarytest.Serve(t, binary(t), env, p.dir, p.acct)
 	p.mu.Lock()
-	if p.addr != "" {
-		env = with(env, "FORTRESS_ADDR", p.addr) // the same port again, as a restarted container keeps its address
-	}
+	p.runs = append(p.runs, run)
 	p.mu.Unlock()
-	cmd := exec.Command(binary(t), "serve")
-	cmd.Dir = p.dir
-	cmd.Env = []string{}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	// The kernel kills the server if the test binary dies, so no replica outlives a crashed test run.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: p.cred}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: start: %v", p.name, err)
-	}
-	done := make(chan struct{})
-	p.mu.Lock()
-	p.cmd, p.done = cmd, done
-	p.runs = append(p.runs, nil)
-	run := len(p.runs) - 1
-	p.mu.Unlock()
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 4<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.runs[run] = append(p.runs[run], sc.Text())
-			p.mu.Unlock()
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		err := cmd.Wait() // only after the pipe is drained, as exec requires
-		p.mu.Lock()
-		p.err = err
-		p.mu.Unlock()
-		close(done)
-	}()
 }
 
 // start launches the process and waits until it listens.
@@ -154,51 +110,27 @@ func (p *proc) start(t *testing.T) {
 // started waits for the current run's "fortress started" line and records the address.
 func (p *proc) started(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(startBound)
-	for {
-		if rec, ok := p.find("fortress started"); ok {
-			addr, _ := rec["addr"].(string)
-			p.mu.Lock()
-			p.addr = addr
-			p.mu.Unlock()
-			return
-		}
-		select {
-		case <-p.exited():
-			t.Fatalf("%s exited before it started (%v); log:\n%s", p.name, p.exitErr(), tail(p.lines(), 40))
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not log \"fortress started\" within %s; log:\n%s", p.name, startBound, tail(p.lines(), 40))
-		}
+	addr := p.current().Started(t, p.name, startBound)
+	p.mu.Lock()
+	p.addr = addr
+	p.mu.Unlock()
+}
+
+// current is the last run, nil before the first start.
+func (p *proc) current() *binarytest.Process {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.runs) == 0 {
+		return nil
 	}
-}
-
-func (p *proc) exited() chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.done
-}
-
-func (p *proc) exitErr() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.err
+	return p.runs[len(p.runs)-1]
 }
 
 // pid is the current run's process id.
-func (p *proc) pid() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.cmd.Process.Pid
-}
+func (p *proc) pid() int { return p.current().Pid() }
 
 // base is the server's URL.
-func (p *proc) base() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return "http://" + p.addr
-}
+func (p *proc) base() string { return "http://" + p.hostPort() }
 
 // hostPort is the server's address, for a load balancer's upstream list.
 func (p *proc) hostPort() string {
@@ -210,15 +142,7 @@ func (p *proc) hostPort() string {
 // terminate sends SIGTERM and waits for the exit, which must be status 0 (a graceful shutdown).
 func (p *proc) terminate(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("%s: SIGTERM: %v", p.name, err)
-	}
-	select {
-	case <-p.exited():
-	case <-time.After(stopBound):
-		t.Fatalf("%s did not exit within %s of SIGTERM", p.name, stopBound)
-	}
-	if err := p.exitErr(); err != nil {
+	if err := p.stop(t, syscall.SIGTERM, "SIGTERM"); err != nil {
 		t.Fatalf("%s after SIGTERM: %v, want exit status 0; log:\n%s", p.name, err, tail(p.lines(), 20))
 	}
 }
@@ -226,22 +150,32 @@ func (p *proc) terminate(t *testing.T) {
 // kill sends SIGKILL (kill -9: no shutdown, no flush, no goodbye to the database) and waits for the exit.
 func (p *proc) kill(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("%s: SIGKILL: %v", p.name, err)
-	}
+	_ = p.stop(t, syscall.SIGKILL, "SIGKILL") // a killed process has no exit status worth checking
+}
+
+// stop sends sig (called name in messages) to the current run, which must still run, and returns its
+// exit status; an exit that takes longer than stopBound fails the test.
+func (p *proc) stop(t *testing.T, sig syscall.Signal, name string) error {
+	t.Helper()
+	run := p.current()
 	select {
-	case <-p.exited():
-	case <-time.After(stopBound):
-		t.Fatalf("%s did not die within %s of SIGKILL", p.name, stopBound)
+	case <-run.Done():
+		t.Fatalf("%s: %s: it had already exited (%v)", p.name, name, run.Err())
+	default:
 	}
+	if !run.Stop(sig, stopBound) {
+		t.Fatalf("%s did not exit within %s of %s", p.name, stopBound, name)
+	}
+	return run.Err()
 }
 
 // wait waits for the current run to exit on its own and returns its status.
 func (p *proc) wait(t *testing.T, bound time.Duration) error {
 	t.Helper()
+	run := p.current()
 	select {
-	case <-p.exited():
-		return p.exitErr()
+	case <-run.Done():
+		return run.Err()
 	case <-time.After(bound):
 		t.Fatalf("%s still runs after %s", p.name, bound)
 		return nil
@@ -250,21 +184,20 @@ func (p *proc) wait(t *testing.T, bound time.Duration) error {
 
 // lines returns the current run's stderr lines.
 func (p *proc) lines() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.runs) == 0 {
-		return nil
+	if run := p.current(); run != nil {
+		return run.Lines()
 	}
-	return append([]string(nil), p.runs[len(p.runs)-1]...)
+	return nil
 }
 
 // allLines returns the stderr lines of every run.
 func (p *proc) allLines() []string {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	runs := slices.Clone(p.runs)
+	p.mu.Unlock()
 	var out []string
-	for _, r := range p.runs {
-		out = append(out, r...)
+	for _, r := range runs {
+		out = append(out, r.Lines()...)
 	}
 	return out
 }

@@ -126,8 +126,8 @@ func TestSoak(t *testing.T) {
 	defer tick.Stop()
 	for time.Since(start) < duration {
 		select {
-		case <-p.exited():
-			t.Fatalf("the server exited during the soak: %v; log:\n%s", p.exitErr(), tail(p.lines(), 20))
+		case <-p.current().Done():
+			t.Fatalf("the server exited during the soak: %v; log:\n%s", p.current().Err(), tail(p.lines(), 20))
 		case <-tick.C:
 			sample(start)
 			if last := readings[len(readings)-1]; last.failed > 0 {

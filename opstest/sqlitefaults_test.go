@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fortress-dev/fortress/internal/binarytest"
 )
 
 // TestSQLiteReadOnly makes the database impossible to write in the three ways a deployment meets:
@@ -79,50 +79,27 @@ func readOnlyAtRunTime(t *testing.T) {
 	if err := immutable(false); err != nil {
 		t.Fatal(err)
 	}
-	cleared := time.Now()
-	var recovered time.Duration
-	for {
-		ans := a.do(request{method: "POST", path: "/items/", token: token, json: map[string]string{"name": "after"}})
-		if ans.status == http.StatusCreated {
-			var it item
-			a.expect(request{method: "GET", path: ans.header.Get("Location"), token: token}, http.StatusOK, &it)
-			acked[it.ID] = it.Name
-			recovered = time.Since(cleared)
-			break
-		}
-		if time.Since(cleared) > 5*time.Second {
-			t.Fatalf("writes still refused 5s after the files became writable: %s", ans)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	a.checkItems(token, acked)
-	p.terminate(t)
-	integrityCheck(t, path)
-	p.start(t)
-	a.checkItems(token, acked)
-	p.terminate(t)
+	recovered := writesResume(t, p, a, token, acked, path, "the files became writable")
 	p.checkLog(t, `"msg":"audit event not stored"`) // the refused login's audit row: logged at ERROR, by design
 	figure(t, "db, -wal and -shm made immutable while serving (as a read-only remount would): write answered %d (problem, Retry-After %q), read %d, login %d, /readyz %d; writes back %s after the flag was removed, no restart; integrity_check ok; %d acknowledged writes present",
 		refused.status, refused.header.Get("Retry-After"), read.status, login.status, ready.status, recovered.Round(time.Millisecond), len(acked))
 }
 
-// unprivileged returns the credentials to run the server with when the tests run as root, for whom
-// file permissions do not apply; nil when the tests already run as an ordinary user.
-func unprivileged(t *testing.T) *syscall.Credential {
+// unprivileged returns the account to run the server as when the tests run as root, for whom file
+// permissions do not apply; nil when the tests already run as an ordinary user.
+func unprivileged(t *testing.T) *binarytest.Account {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	u, err := user.Lookup("nobody")
+	acct, err := binarytest.LookupAccount("nobody")
 	if err != nil {
 		cannot(t, "running as root, and there is no user nobody to run the server as")
 	}
-	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
-	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	return acct
 }
 
 // handTo gives dir (and a way through its parent) to the account the server runs as.
-func handTo(t *testing.T, cred *syscall.Credential, dirs ...string) {
+func handTo(t *testing.T, acct *binarytest.Account, dirs ...string) {
 	t.Helper()
 	for _, dir := range dirs {
 		if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil { //nolint:gosec // G302: a test directory the server's account must traverse
@@ -131,24 +108,24 @@ func handTo(t *testing.T, cred *syscall.Credential, dirs ...string) {
 		if err := os.Chmod(dir, 0o755); err != nil { //nolint:gosec // G302: idem
 			t.Fatal(err)
 		}
-		if cred != nil {
-			if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		if acct != nil {
+			if err := os.Chown(dir, int(acct.UID), int(acct.GID)); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 }
 
-// seededDatabase runs a server as cred on a new database in a directory of its own, creates an account
+// seededDatabase runs a server as acct on a new database in a directory of its own, creates an account
 // and an item, and stops it; it returns the server (to start again), the database path, the token and
 // the item.
-func seededDatabase(t *testing.T, cred *syscall.Credential) (*proc, string, string, item) {
+func seededDatabase(t *testing.T, acct *binarytest.Account) (*proc, string, string, item) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "fortress.db")
 	p := newProc(t, "server", with(baseEnv(), "DATABASE_URL", "sqlite:"+path, "FORTRESS_ACCESS_TOKEN_TTL", "1h"))
-	p.cred = cred
-	handTo(t, cred, dir, p.dir)
+	p.acct = acct
+	handTo(t, acct, dir, p.dir)
 	p.start(t)
 	a := newAPI(t, p.base())
 	a.register("ro@example.com")
@@ -159,8 +136,7 @@ func seededDatabase(t *testing.T, cred *syscall.Credential) (*proc, string, stri
 }
 
 func readOnlyFileAtStart(t *testing.T) {
-	cred := unprivileged(t)
-	p, path, token, it := seededDatabase(t, cred)
+	p, path, token, it := seededDatabase(t, unprivileged(t))
 	if err := os.Chmod(path, 0o444); err != nil { //nolint:gosec // G302: read-only on purpose: the fault under test
 		t.Fatal(err)
 	}
@@ -185,8 +161,7 @@ func readOnlyFileAtStart(t *testing.T) {
 }
 
 func readOnlyDirAtStart(t *testing.T) {
-	cred := unprivileged(t)
-	p, path, _, _ := seededDatabase(t, cred)
+	p, path, _, _ := seededDatabase(t, unprivileged(t))
 	dir := filepath.Dir(path)
 	if err := os.Chmod(dir, 0o555); err != nil { //nolint:gosec // G302: read-only on purpose
 		t.Fatal(err)
@@ -251,9 +226,7 @@ func TestSQLiteDiskFull(t *testing.T) {
 		ans := a.do(request{method: "POST", path: "/items/", token: token, json: map[string]string{"name": fmt.Sprint("fill-", i), "description": desc}})
 		switch ans.status {
 		case http.StatusCreated:
-			var it item
-			a.expect(request{method: "GET", path: ans.header.Get("Location"), token: token}, http.StatusOK, &it)
-			acked[it.ID] = it.Name
+			a.acknowledge(token, ans, acked)
 		case http.StatusServiceUnavailable:
 			refusals++
 			refused = ans
@@ -271,19 +244,29 @@ func TestSQLiteDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	freed := time.Now()
+	recovered := writesResume(t, p, a, token, acked, path, "space was freed")
+	p.checkLog(t)
+	figure(t, "tmpfs of 4 MiB filled: %d writes of 8 KB acknowledged, then writes answered %d (problem, Retry-After %q), reads 200, /readyz %d; writes back %s after space was freed, no restart; integrity_check ok; all %d acknowledged writes present after a restart",
+		len(acked)-1, refused.status, refused.header.Get("Retry-After"), ready.status, recovered.Round(time.Millisecond), len(acked))
+}
+
+// writesResume writes an item until the server accepts one again, the cause of its refusals (cleared,
+// said in a failure) being gone now; it fails the test when writes are still refused 5s later. Then every
+// acknowledged write in acked must be there, before and after a restart, and the database must pass
+// integrity_check in between. It returns how long the writes took to come back, without a restart.
+func writesResume(t *testing.T, p *proc, a *api, token string, acked map[int64]string, path, cleared string) time.Duration {
+	t.Helper()
+	since := time.Now()
 	var recovered time.Duration
 	for {
 		ans := a.do(request{method: "POST", path: "/items/", token: token, json: map[string]string{"name": "after"}})
 		if ans.status == http.StatusCreated {
-			var it item
-			a.expect(request{method: "GET", path: ans.header.Get("Location"), token: token}, http.StatusOK, &it)
-			acked[it.ID] = it.Name
-			recovered = time.Since(freed)
+			a.acknowledge(token, ans, acked)
+			recovered = time.Since(since)
 			break
 		}
-		if time.Since(freed) > 5*time.Second {
-			t.Fatalf("writes still refused 5s after space was freed: %s", ans)
+		if time.Since(since) > 5*time.Second {
+			t.Fatalf("writes still refused 5s after %s: %s", cleared, ans)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -293,7 +276,13 @@ func TestSQLiteDiskFull(t *testing.T) {
 	p.start(t)
 	a.checkItems(token, acked)
 	p.terminate(t)
-	p.checkLog(t)
-	figure(t, "tmpfs of 4 MiB filled: %d writes of 8 KB acknowledged, then writes answered %d (problem, Retry-After %q), reads 200, /readyz %d; writes back %s after space was freed, no restart; integrity_check ok; all %d acknowledged writes present after a restart",
-		len(acked)-1, refused.status, refused.header.Get("Retry-After"), ready.status, recovered.Round(time.Millisecond), len(acked))
+	return recovered
+}
+
+// acknowledge reads back the item a 201 answer created and adds it to acked, the writes that must survive.
+func (a *api) acknowledge(token string, created answer, acked map[int64]string) {
+	a.t.Helper()
+	var it item
+	a.expect(request{method: "GET", path: created.header.Get("Location"), token: token}, http.StatusOK, &it)
+	acked[it.ID] = it.Name
 }

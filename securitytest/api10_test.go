@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fortress-dev/fortress/internal/binarytest"
 )
 
 // linkedModules is every module allowed into the fortress binary, with why. Fortress consumes no
@@ -57,7 +59,7 @@ var linkedModules = map[string]string{
 // third-party API (see the package documentation); if one is ever added, this is where its review starts.
 func TestAPI10_UnsafeConsumptionOfAPIs(t *testing.T) {
 	t.Parallel()
-	out, err := exec.Command("go", "version", "-m", binary(t)).CombinedOutput()
+	out, err := exec.Command("go", "version", "-m", binarytest.Build(t)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go version -m: %v: %s", err, out)
 	}

@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -26,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fortress-dev/fortress/internal/binarytest"
 	"github.com/fortress-dev/fortress/internal/pgtest"
 )
 
@@ -45,43 +45,11 @@ var responsesChecked atomic.Int64
 
 func TestMain(m *testing.M) {
 	code := pgtest.Main(m)
-	if build.dir != "" {
-		_ = os.RemoveAll(build.dir)
-	}
+	binarytest.RemoveBuild()
 	if testing.Verbose() {
 		fmt.Printf("securitytest: %d responses inspected\n", responsesChecked.Load())
 	}
 	os.Exit(code)
-}
-
-// build holds the binary, built once per test process.
-var build struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-// binary returns the path of the fortress binary, building it on first use.
-func binary(t testing.TB) string {
-	t.Helper()
-	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "fortress-securitytest-") //nolint:usetesting // shared by every test of the process; TestMain removes it
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.dir = dir
-		build.path = filepath.Join(dir, "fortress")
-		out, err := exec.Command("go", "build", "-o", build.path, "github.com/fortress-dev/fortress/cmd/fortress").CombinedOutput()
-		if err != nil {
-			build.err = fmt.Errorf("%v: %s", err, out)
-		}
-	})
-	if build.err != nil {
-		t.Fatalf("go build: %v", build.err)
-	}
-	return build.path
 }
 
 // baseEnv is the configuration every server starts from: fast hashing (the cost is not under test except
@@ -107,10 +75,8 @@ type server struct {
 	pid  int
 	db   database
 	env  map[string]string // the process's environment, for the CLI against the same database
-	log  *logSink
+	proc *binarytest.Process
 
-	done     chan struct{} // closed when the process has exited
-	exitErr  error         // cmd.Wait's result, valid after done
 	stopOnce sync.Once
 
 	mu      sync.Mutex
@@ -133,35 +99,11 @@ func startOn(t *testing.T, eng engine, env map[string]string) *server {
 	maps.Copy(vars, dbEnv)
 	maps.Copy(vars, env)
 
-	cmd := exec.Command(binary(t), "serve")
-	cmd.Dir = t.TempDir() // no .env file to pick up
-	cmd.Env = []string{}
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{pid: cmd.Process.Pid, db: db, env: vars, log: newLogSink(), done: make(chan struct{}), clients: map[string]*http.Client{}}
-	go func() {
-		s.log.consume(stderr)
-		s.exitErr = cmd.Wait() // only after the pipe is drained, as exec requires
-		close(s.done)
-	}()
+	s := &server{db: db, env: vars, clients: map[string]*http.Client{}}
+	s.proc = binarytest.Serve(t, binarytest.Build(t), vars, t.TempDir(), nil) // an empty directory: no .env file to pick up
+	s.pid = s.proc.Pid()
 	t.Cleanup(func() { s.stop(t) })
-
-	select {
-	case addr := <-s.log.started:
-		s.addr = addr
-	case <-s.done:
-		t.Fatalf("fortress serve exited before it started (%v); log:\n%s", s.exitErr, s.log)
-	case <-time.After(startBound):
-		t.Fatalf("fortress serve did not log \"fortress started\" within %s; log:\n%s", startBound, s.log)
-	}
+	s.addr = s.proc.Started(t, "fortress serve", startBound)
 	_, port, err := net.SplitHostPort(s.addr)
 	if err != nil {
 		t.Fatalf("started on %q: %v", s.addr, err)
@@ -181,18 +123,13 @@ func (s *server) stop(t *testing.T) {
 			c.CloseIdleConnections()
 		}
 		s.mu.Unlock()
-		_ = syscall.Kill(s.pid, syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(stopBound):
-			_ = syscall.Kill(s.pid, syscall.SIGKILL)
-			<-s.done
+		if !s.proc.Stop(syscall.SIGTERM, stopBound) {
 			t.Errorf("fortress serve did not stop within %s of SIGTERM", stopBound)
 		}
-		if s.exitErr != nil {
-			t.Errorf("fortress serve after SIGTERM: %v, want exit status 0; log:\n%s", s.exitErr, s.log)
+		logText := s.logText()
+		if err := s.proc.Err(); err != nil {
+			t.Errorf("fortress serve after SIGTERM: %v, want exit status 0; log:\n%s", err, logText)
 		}
-		logText := s.log.String()
 		if strings.Contains(logText, jwtSecret) {
 			t.Errorf("the server log contains JWT_SECRET_KEY")
 		}
@@ -220,12 +157,7 @@ func (s *server) cli(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startBound)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), args...)
-	cmd.Dir = t.TempDir() // no .env file to pick up
-	cmd.Env = []string{}
-	for k, v := range s.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd := binarytest.Command(ctx, binarytest.Build(t), s.env, t.TempDir(), args...) // an empty directory: no .env file to pick up
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -241,12 +173,7 @@ func (s *server) cliRefused(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startBound)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), args...)
-	cmd.Dir = t.TempDir()
-	cmd.Env = []string{}
-	for k, v := range s.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd := binarytest.Command(ctx, binarytest.Build(t), s.env, t.TempDir(), args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	var exit *exec.ExitError
@@ -256,42 +183,8 @@ func (s *server) cliRefused(t *testing.T, args ...string) string {
 	return stderr.String()
 }
 
-// logSink keeps the server's stderr and reports the address from the "fortress started" line.
-type logSink struct {
-	mu      sync.Mutex
-	lines   []string
-	started chan string
-}
-
-func newLogSink() *logSink { return &logSink{started: make(chan string, 1)} }
-
-func (l *logSink) consume(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		l.mu.Lock()
-		l.lines = append(l.lines, line)
-		l.mu.Unlock()
-		var rec struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "fortress started" {
-			select {
-			case l.started <- rec.Addr:
-			default:
-			}
-		}
-	}
-	_, _ = io.Copy(io.Discard, r)
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
+// logText is the server's log (its standard error) so far.
+func (s *server) logText() string { return strings.Join(s.proc.Lines(), "\n") }
 
 // url returns the absolute URL of path on s.
 func (s *server) url(path string) string { return s.base + path }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -17,16 +16,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/fortress-dev/fortress/internal/binarytest"
 )
 
 // cluster is a throwaway PostgreSQL server: its own directory, port and socket, so several test binaries
 // can each run one at the same time.
 type cluster struct {
-	dir     string // temporary directory: data/, the log and the unix socket
-	url     string // admin URL over TCP on 127.0.0.1
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed once the postmaster has exited; waitErr is then set
-	waitErr error
+	dir  string // temporary directory: data/, the log and the unix socket
+	url  string // admin URL over TCP on 127.0.0.1
+	proc *binarytest.Process
 }
 
 // errPortInUse means another process took the port between our probe and postgres binding it.
@@ -92,7 +91,7 @@ func startCluster(initdb, postgres string) (c *cluster, err error) {
 
 // initCluster creates a temporary directory holding a new cluster in data/. initdb refuses to run as
 // root, so root hands the directory to an unprivileged account, returned for starting postgres too.
-func initCluster(initdb string) (dir, data string, acct *account, err error) {
+func initCluster(initdb string) (dir, data string, acct *binarytest.Account, err error) {
 	if dir, err = os.MkdirTemp("", "pgtest-"); err != nil {
 		return "", "", nil, err
 	}
@@ -102,14 +101,14 @@ func initCluster(initdb string) (dir, data string, acct *account, err error) {
 		}
 	}()
 	if os.Geteuid() == 0 {
-		if acct, err = unprivileged(); err != nil {
-			return "", "", nil, err
+		if acct, err = binarytest.LookupAccount("postgres", "nobody"); err != nil {
+			return "", "", nil, fmt.Errorf("running as root: %w", err)
 		}
-		if err := os.Chown(dir, int(acct.uid), int(acct.gid)); err != nil {
+		if err := os.Chown(dir, int(acct.UID), int(acct.GID)); err != nil {
 			return "", "", nil, err
 		}
 	}
-	attr, err := procAttr(acct)
+	attr, err := binarytest.ProcAttr(acct)
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -124,24 +123,6 @@ func initCluster(initdb string) (dir, data string, acct *account, err error) {
 		return "", "", nil, fmt.Errorf("initdb: %w\n%s", err, tail(out))
 	}
 	return dir, data, acct, nil
-}
-
-// account is the unprivileged user that runs initdb and postgres when the tests run as root.
-type account struct{ uid, gid uint32 }
-
-func unprivileged() (*account, error) {
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		if u, err = user.Lookup("nobody"); err != nil {
-			return nil, errors.New("running as root and neither user postgres nor nobody exists")
-		}
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("user %s has a non-numeric uid or gid", u.Username)
-	}
-	return &account{uid: uint32(uid), gid: uint32(gid)}, nil
 }
 
 // freePort asks the kernel for a port nobody holds now; postgres may still lose it to a racing process.
@@ -160,7 +141,7 @@ func freePort() (int, error) {
 
 // launch starts postgres itself (no pg_ctl in between), so the postmaster is our direct child and the
 // parent-death signal reaches it if the test binary is killed.
-func launch(dir, data, postgres string, port int, acct *account) (*cluster, error) {
+func launch(dir, data, postgres string, port int, acct *binarytest.Account) (*cluster, error) {
 	logPath := filepath.Join(dir, "postgres.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) //nolint:gosec // G304: a file in the cluster's own temporary directory
 	if err != nil {
@@ -168,26 +149,21 @@ func launch(dir, data, postgres string, port int, acct *account) (*cluster, erro
 	}
 	// The child keeps its own descriptor, so closing ours can lose nothing the server writes.
 	defer func() { _ = logFile.Close() }()
-	attr, err := procAttr(acct)
-	if err != nil {
-		return nil, err
-	}
 	// The shared server outlives any one test's context; stop, called when the test binary is done, ends it.
 	cmd := exec.Command(postgres, "-D", data, //nolint:gosec,noctx // G204: the server binary findBinaries located, run only by tests and the benchmark harness
 		"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=200")
-	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.SysProcAttr = dir, logFile, logFile, attr
-	if err := cmd.Start(); err != nil {
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, logFile, logFile
+	proc, err := binarytest.Start(cmd, acct)
+	if err != nil {
 		return nil, err
 	}
 	c := &cluster{
-		dir:    dir,
-		url:    fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
-		cmd:    cmd,
-		exited: make(chan struct{}),
+		dir:  dir,
+		url:  fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		proc: proc,
 	}
-	go func() { c.waitErr = cmd.Wait(); close(c.exited) }()
 	// Poll through our own unix socket: over TCP a racing cluster that won our port would answer instead.
 	// Postgres binds TCP before it creates the socket and exits if it cannot, so the socket proves both.
 	socketURL := fmt.Sprintf("postgres://postgres@/postgres?host=%s&port=%d&sslmode=disable", url.QueryEscape(dir), port)
@@ -218,8 +194,8 @@ func (c *cluster) waitReady(connURL string, limit time.Duration) error {
 			return fmt.Errorf("postgres not accepting connections after %v: %w", limit, err)
 		}
 		select {
-		case <-c.exited:
-			return fmt.Errorf("postgres exited: %w", c.waitErr)
+		case <-c.proc.Done():
+			return fmt.Errorf("postgres exited: %w", c.proc.Err())
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
@@ -227,24 +203,10 @@ func (c *cluster) waitReady(connURL string, limit time.Duration) error {
 
 // stop asks for a fast shutdown (SIGINT: roll back and disconnect), and kills if that hangs.
 func (c *cluster) stop() error {
-	select {
-	case <-c.exited:
-		return nil
-	default:
-	}
-	if err := c.cmd.Process.Signal(os.Interrupt); err != nil {
-		// Signal fails only when the process is gone or cannot be signalled; Kill is the last resort
-		// and the wait on c.exited below is what proves the server stopped.
-		_ = c.cmd.Process.Kill()
-	}
-	select {
-	case <-c.exited:
-		return nil
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill() // c.exited, not Kill's result, proves the server is gone
-		<-c.exited
+	if !c.proc.Stop(os.Interrupt, 30*time.Second) {
 		return errors.New("postgres ignored fast shutdown for 30s and was killed")
 	}
+	return nil
 }
 
 func (c *cluster) close() error {

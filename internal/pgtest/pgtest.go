@@ -153,7 +153,7 @@ func (c *Cluster) URL() string { return c.c.url }
 
 // PID is the postmaster's process id, whose children are the backends: for reading their CPU time or
 // pinning them to CPUs.
-func (c *Cluster) PID() int { return c.c.cmd.Process.Pid }
+func (c *Cluster) PID() int { return c.c.proc.Pid() }
 
 // Close stops the server and removes its directory.
 func (c *Cluster) Close() error { return c.c.close() }

@@ -188,7 +188,7 @@ func (s *Server) signal(sig os.Signal, name string) {
 	if s.proc == nil {
 		s.t.Fatalf("redistest: %s on a stopped server", name)
 	}
-	if err := s.proc.cmd.Process.Signal(sig); err != nil {
+	if err := s.proc.child.Signal(sig); err != nil {
 		s.t.Fatalf("redistest: %s: %v", name, err)
 	}
 }

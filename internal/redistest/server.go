@@ -12,16 +12,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fortress-dev/fortress/internal/binarytest"
 )
 
 // process is one run of redis-server: its own port and unix socket, so several test binaries can each run
 // one at the same time.
 type process struct {
-	dir     string // temporary directory: the log and the unix socket
-	port    int
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed once redis-server has exited; waitErr is then set
-	waitErr error
+	dir   string // temporary directory: the log and the unix socket
+	port  int
+	child *binarytest.Process
 }
 
 // errPortInUse means another process took the port between our probe and redis-server binding it.
@@ -89,12 +89,12 @@ func launch(binary, dir string, port int) (*process, error) {
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--unixsocket", socket, "--unixsocketperm", "700",
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir)
-	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.SysProcAttr = dir, logFile, logFile, procAttr()
-	if err := cmd.Start(); err != nil {
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, logFile, logFile
+	child, err := binarytest.Start(cmd, nil)
+	if err != nil {
 		return nil, err
 	}
-	p := &process{dir: dir, port: port, cmd: cmd, exited: make(chan struct{})}
-	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
+	p := &process{dir: dir, port: port, child: child}
 	// Poll through our own unix socket: over TCP a racing server that won our port would answer instead.
 	// redis-server binds TCP before the socket and exits if it cannot, so the socket proves both.
 	if err := p.waitReady(socket, 30*time.Second); err != nil {
@@ -121,8 +121,8 @@ func (p *process) waitReady(socket string, limit time.Duration) error {
 			return fmt.Errorf("redis-server not answering PING after %v: %w", limit, err)
 		}
 		select {
-		case <-p.exited:
-			return fmt.Errorf("redis-server exited: %w", p.waitErr)
+		case <-p.child.Done():
+			return fmt.Errorf("redis-server exited: %w", p.child.Err())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -156,28 +156,14 @@ func ping(network, addr string) error {
 // stop asks redis-server to shut down (SIGINT; with nothing to save it exits at once), and kills it if
 // that hangs. A paused server is resumed first so that it can act on the signal.
 func (p *process) stop() error {
-	select {
-	case <-p.exited:
-		return nil
-	default:
-	}
 	if resumeSignal != nil {
-		// A server that is not paused ignores the resume; one that is gone fails the SIGINT below as well.
-		_ = p.cmd.Process.Signal(resumeSignal)
+		// A server that is not paused ignores the resume; one that is gone is left alone by Stop.
+		_ = p.child.Signal(resumeSignal)
 	}
-	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
-		// Signal fails only when the process is gone or cannot be signalled; Kill is the last resort
-		// and the wait on p.exited below is what proves the server stopped.
-		_ = p.cmd.Process.Kill()
-	}
-	select {
-	case <-p.exited:
-		return nil
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill() // p.exited, not Kill's result, proves the server is gone
-		<-p.exited
+	if !p.child.Stop(os.Interrupt, 10*time.Second) {
 		return errors.New("redis-server ignored SIGINT for 10s and was killed")
 	}
+	return nil
 }
 
 // tail keeps error messages readable: the last lines of a log say why the server died.
