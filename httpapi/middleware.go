@@ -226,10 +226,16 @@ func withRecover(log *slog.Logger) Middleware {
 	}
 }
 
-// contentSecurityPolicy allows only the server's own scripts, styles and connections: no inline code,
-// no eval, no framing, no plugins. The UI and /docs are built to run under it.
-const contentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+// documentPolicy is the Content-Security-Policy of the HTML pages (the web UI and /docs): only the
+// server's own scripts, styles and connections; no inline code, no eval, no framing, no plugins. The UI
+// and /docs are built to run under it.
+const documentPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
 	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+// apiPolicy is the Content-Security-Policy of every other answer (JSON, problems, assets), as OWASP's
+// REST Security Cheat Sheet recommends: were one ever rendered as a page, nothing in it could load or
+// run, and no page could frame it.
+const apiPolicy = "default-src 'none'; frame-ancestors 'none'"
 
 // permissionsPolicy denies browser features the UI does not use.
 const permissionsPolicy = "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), " +
@@ -239,20 +245,30 @@ const permissionsPolicy = "accelerometer=(), camera=(), display-capture=(), geol
 // capacity is its length, so that an Add to the same header appends to a copy, never to the shared array.
 func headerValue(v string) []string { return []string{v}[:1:1] }
 
-// securityHeaders are the headers every response carries, with canonical names, assigned straight into
-// the header map: Header.Set would canonicalize each name and allocate each value again on every response.
-var securityHeaders = [...]struct {
+// securityHeader is one header every response of a kind carries, with its canonical name, assigned
+// straight into the header map: Header.Set would canonicalize each name and allocate each value again on
+// every response.
+type securityHeader struct {
 	name  string
 	value []string
-}{
-	{"Content-Security-Policy", headerValue(contentSecurityPolicy)},
+}
+
+// apiHeaders are the headers of every answer that is not an HTML page, errors included.
+var apiHeaders = []securityHeader{
+	{"Content-Security-Policy", headerValue(apiPolicy)},
 	{"X-Content-Type-Options", headerValue("nosniff")},
 	{"X-Frame-Options", headerValue("DENY")},
 	{"Referrer-Policy", headerValue("no-referrer")},
-	{"Cross-Origin-Opener-Policy", headerValue("same-origin")},
 	{"Cross-Origin-Resource-Policy", headerValue("same-origin")},
-	{"Permissions-Policy", headerValue(permissionsPolicy)},
 }
+
+// documentHeaders are the headers of the HTML pages: their own policy, and the two headers that only
+// mean something for a document (a browsing context's opener and the features it may use).
+var documentHeaders = append([]securityHeader{
+	{"Content-Security-Policy", headerValue(documentPolicy)},
+	{"Cross-Origin-Opener-Policy", headerValue("same-origin")},
+	{"Permissions-Policy", headerValue(permissionsPolicy)},
+}, apiHeaders[1:]...)
 
 var (
 	cacheNoStore = headerValue("no-store")
@@ -260,23 +276,30 @@ var (
 	strictHSTS   = headerValue("max-age=63072000; includeSubDomains")
 )
 
-// withSecurityHeaders sets the headers every response carries, errors included.
-func withSecurityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		for _, sh := range securityHeaders {
-			h[sh.name] = sh.value
-		}
-		if strings.HasPrefix(r.URL.Path, "/static/") {
-			h["Cache-Control"] = cacheNoCache // revalidate, so an upgrade is seen at once
-		} else {
-			h["Cache-Control"] = cacheNoStore
-		}
-		if clientFrom(r).HTTPS {
-			h["Strict-Transport-Security"] = strictHSTS
-		}
-		next.ServeHTTP(w, r)
-	})
+// withSecurityHeaders sets the security headers on every response, errors included: the document set on
+// the routes that answer an HTML page (documents, by route pattern), the API set on all others.
+func withSecurityHeaders(documents map[string]bool) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			headers := apiHeaders
+			if st, _ := r.Context().Value(routeKey).(*requestState); st != nil && documents[st.pattern] {
+				headers = documentHeaders
+			}
+			for _, sh := range headers {
+				h[sh.name] = sh.value
+			}
+			if strings.HasPrefix(r.URL.Path, "/static/") {
+				h["Cache-Control"] = cacheNoCache // revalidate, so an upgrade is seen at once
+			} else {
+				h["Cache-Control"] = cacheNoStore
+			}
+			if clientFrom(r).HTTPS {
+				h["Strict-Transport-Security"] = strictHSTS
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // withHTTPSRedirect sends plain-HTTP requests to the same URL over HTTPS with 308, which keeps the

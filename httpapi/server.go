@@ -95,7 +95,11 @@ func NewServer(cfg Config) *Server {
 	checkPermissions(rs)
 	s.openapi = buildOpenAPI(rs, cfg.Version)
 	authenticate := requireUser(cfg.Logger, cfg.Sessions, cfg.Tokens)
+	documents := map[string]bool{} // the route patterns of HTML pages, as withRoute records them
 	for _, rt := range rs {
+		if rt.doc.responseType == "text/html" {
+			documents[rt.method+" "+rt.path] = true
+		}
 		h := rt.handler
 		if rt.doc.authenticated() {
 			h = authenticate(requirePermission(s.audit(), rt.doc.permission)(h))
@@ -116,7 +120,7 @@ func NewServer(cfg Config) *Server {
 		withAccessLog(cfg.Logger, cfg.Observer),
 		s.withRoute,
 		withRecover(cfg.Logger),
-		withSecurityHeaders,
+		withSecurityHeaders(documents),
 	}
 	// CORS comes before every check that can refuse, so that a page on an allowed origin can read the
 	// refusal (a 400 or 429) instead of a bare network error.

@@ -228,7 +228,7 @@ func TestHealthCeilingServesUntilCancelled(t *testing.T) {
 func TestHealthCeilingWithFortressHeaders(t *testing.T) {
 	want := fortressHeaders(t.Context())
 	for _, name := range []string{"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
-		"Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy", "Permissions-Policy", "Cache-Control", "X-Request-Id"} {
+		"Cross-Origin-Resource-Policy", "Cache-Control", "X-Request-Id"} {
 		if want.Get(name) == "" {
 			t.Errorf("Fortress's /health headers lack %s: got %v", name, want)
 		}
