@@ -115,6 +115,10 @@ func TestHarnessEndToEnd(t *testing.T) {
 				t.Errorf("%s: paired %s got %+v, want 2 rounds without errors", e.Name, scenario, p)
 			}
 		}
+		// Login against (c): two rounds, whatever the hashing speed of a loaded machine gives in 2 s.
+		if p := e.PairedFor(bench.ScenarioLogin); p == nil || len(p.Ratios) != 2 || p.Errors != 0 {
+			t.Errorf("%s: paired login got %+v, want 2 rounds without errors", e.Name, p)
+		}
 		if e.IdleRSS <= 0 || e.StartupMS <= 0 {
 			t.Errorf("%s: idle RSS %d, start-up %v ms; want both measured", e.Name, e.IdleRSS, e.StartupMS)
 		}

@@ -527,6 +527,15 @@ func (h *harness) paired(ctx context.Context, e *bench.Engine, dir string, db da
 		pairs = append(pairs, pair{bench.ScenarioItemGet, "(b)", []string{"ceiling-item"}, append(slices.Clone(db.env), h.opts.extraEnv...),
 			bench.Mix{{Kind: bench.KindCeilingItem, Percent: 100}}})
 	}
+	if slices.Contains(h.opts.scenarios, bench.ScenarioLogin) {
+		res, err := h.pairedLogin(ctx, addr, users, serverPID, db.dbPID)
+		if err != nil {
+			return err
+		}
+		h.logf("%s paired %s/%s: median %.0f%% (%.0f%% to %.0f%%, %d rounds)", e.Name, res.Scenario, res.Ceiling,
+			res.Median*100, res.Min*100, res.Max*100, len(res.Ratios))
+		e.Paired = append(e.Paired, res)
+	}
 	for _, pr := range pairs {
 		caddr, err := freeAddr(ctx)
 		if err != nil {
@@ -576,6 +585,48 @@ func (h *harness) paired(ctx context.Context, e *bench.Engine, dir string, db da
 		}
 	}
 	return nil
+}
+
+// pairedLogin alternates, ABBA, windows of the login scenario with windows of ceiling (c), the Argon2id
+// child pinned to the server's CPUs, so that login is judged against the hashing speed of the same
+// minute: Argon2id, bound by memory bandwidth, is the figure the host's other tenants move most. A
+// window is at least 2 s: logins come at tens per second.
+func (h *harness) pairedLogin(ctx context.Context, addr string, users []bench.User, serverPID, dbPID int) (bench.Paired, error) {
+	slice := max(h.opts.pairSlice, 2*time.Second)
+	p := password.DefaultParams()
+	args := []string{"argon2", "-memory", strconv.FormatUint(uint64(p.MemoryKiB), 10), "-time", strconv.FormatUint(uint64(p.Time), 10),
+		"-threads", strconv.FormatUint(uint64(p.Threads), 10), "-duration", slice.String(), "-cpus", h.serverCPUs}
+	res := bench.Paired{Scenario: bench.ScenarioLogin, Ceiling: "(c)"}
+	for round := range h.opts.pairRounds {
+		var login, hashing bench.Result
+		steps := []func() error{
+			func() error {
+				j := h.job(bench.ScenarioLogin, addr, users, serverPID, dbPID)
+				j.Warmup, j.Duration = min(h.opts.warmup, 300*time.Millisecond), slice
+				var err error
+				login, err = h.generate(ctx, j)
+				return err
+			},
+			func() error {
+				var a bench.Argon2Result
+				if err := h.runChild(ctx, h.serverCPUs, &a, args...); err != nil {
+					return err
+				}
+				hashing = bench.Result{RPS: a.PerSecond, Requests: a.Hashes}
+				return nil
+			},
+		}
+		if round%2 == 1 {
+			steps[0], steps[1] = steps[1], steps[0]
+		}
+		for _, step := range steps {
+			if err := step(); err != nil {
+				return res, fmt.Errorf("paired login: %w", err)
+			}
+		}
+		res.AddRound(login, hashing)
+	}
+	return res, nil
 }
 
 func (h *harness) progressLine(engine string, res *bench.Result) {
