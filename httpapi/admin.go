@@ -222,9 +222,9 @@ func (a *admin) handleUserGet() http.Handler {
 	})
 }
 
-// handleUserUpdate applies the role, then the activity. Each is a change of its own in the store, which
-// refuses either when it would leave no active administrator; a change to the present value is skipped.
-// Only a concurrent change of another administrator can make the second step fail after the first.
+// handleUserUpdate applies the role and the activity in one store transaction (UpdateUser): both or
+// neither, refused when it would leave no active administrator. It records one audit event per field
+// that changed (none for a value the account already has) and one failure event per refused part.
 func (a *admin) handleUserUpdate() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ferr := userIDParam.parse(r)

@@ -262,13 +262,18 @@ var apiHeaders = []securityHeader{
 	{"Cross-Origin-Resource-Policy", headerValue("same-origin")},
 }
 
-// documentHeaders are the headers of the HTML pages: their own policy, and the two headers that only
-// mean something for a document (a browsing context's opener and the features it may use).
-var documentHeaders = append([]securityHeader{
+// documentHeaders are the headers of the HTML pages' routes: their own policy, the API set's other
+// headers, and the two that only mean something for a document (a browsing context's opener and the
+// features it may use).
+var documentHeaders = []securityHeader{
 	{"Content-Security-Policy", headerValue(documentPolicy)},
+	{"X-Content-Type-Options", headerValue("nosniff")},
+	{"X-Frame-Options", headerValue("DENY")},
+	{"Referrer-Policy", headerValue("no-referrer")},
+	{"Cross-Origin-Resource-Policy", headerValue("same-origin")},
 	{"Cross-Origin-Opener-Policy", headerValue("same-origin")},
 	{"Permissions-Policy", headerValue(permissionsPolicy)},
-}, apiHeaders[1:]...)
+}
 
 var (
 	cacheNoStore = headerValue("no-store")
@@ -277,7 +282,8 @@ var (
 )
 
 // withSecurityHeaders sets the security headers on every response, errors included: the document set on
-// the routes that answer an HTML page (documents, by route pattern), the API set on all others.
+// the routes that answer an HTML page (documents, by route pattern; their refusals and redirects get it
+// too, which is as strict for them), the API set on all others.
 func withSecurityHeaders(documents map[string]bool) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

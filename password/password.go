@@ -109,7 +109,13 @@ func newHasher(p Params, idKey keyFunc) (*Hasher, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("password: reading random bytes: %w", err)
 	}
-	return &Hasher{params: p, idKey: idKey, dummy: encode(p, salt, key)}, nil
+	dummy := encode(p, salt, key)
+	// VerifyDummy ignores Verify's error: a dummy that did not decode would skip Argon2id silently and
+	// tell unknown emails from known ones by time. Make that impossible rather than merely untested.
+	if _, err := decode(dummy); err != nil {
+		return nil, fmt.Errorf("password: dummy hash: %w", err)
+	}
+	return &Hasher{params: p, idKey: idKey, dummy: dummy}, nil
 }
 
 // Params returns the parameters new hashes are made with.

@@ -83,7 +83,7 @@ func (d *DB) ListUsers(ctx context.Context, f fortress.UserFilter) (users []fort
 	return users, total, mapError(tx.Commit(ctx))
 }
 
-// UpdateUser implements fortress.UserService in one statement; see changeUser for how the last
+// UpdateUser implements fortress.UserService in one transaction; see changeUser for how the last
 // administrator is kept. Deactivation revokes the user's sessions in the same transaction, so no session
 // outlives it.
 func (d *DB) UpdateUser(ctx context.Context, id int64, up fortress.UserUpdate) (before, after fortress.User, err error) {

@@ -201,6 +201,7 @@ func testUpdateUserWhole(t *testing.T, s Store) {
 	root := mustAdmin(t, s, "root@example.com")
 	u := mustUser(t, s, "both@example.com")
 	admin, inactive := fortress.RoleAdmin, false
+	sess := mustSession(t, s, u.ID, "whole-update", time.Now().Add(time.Hour))
 
 	before, after, err := s.UpdateUser(ctx, u.ID, fortress.UserUpdate{Role: &admin, IsActive: &inactive})
 	if err != nil || before.Role != fortress.RoleUser || !before.IsActive || after.Role != fortress.RoleAdmin || after.IsActive {
@@ -208,6 +209,13 @@ func testUpdateUserWhole(t *testing.T, s Store) {
 	}
 	if stored := mustFindUser(t, s, u.ID); stored.Role != fortress.RoleAdmin || stored.IsActive {
 		t.Fatalf("stored: got %+v, want an inactive admin", stored)
+	}
+	if _, err := s.SessionUser(ctx, sess.ID, time.Now()); fortress.ErrorCode(err) != fortress.EUNAUTHORIZED {
+		t.Fatalf("session after a combined update that deactivated: got %v, want EUNAUTHORIZED (ended)", err)
+	}
+	// A value the account already has: before and after agree, so the caller records no change.
+	if before, after, err := s.UpdateUser(ctx, root.ID, fortress.UserUpdate{Role: &admin}); err != nil || before != after {
+		t.Fatalf("set the present role: got %+v -> %+v, %v; want no change", before, after, err)
 	}
 	before, after, err = s.UpdateUser(ctx, u.ID, fortress.UserUpdate{})
 	if err != nil || before != after || after.ID != u.ID {

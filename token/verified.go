@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// maxVerified bounds the verified-token cache: a token is ~300 bytes of work to re-verify, an entry ~120
-// bytes of memory, so 4096 entries (about half a MiB) cover the access tokens of every active user of a
-// typical instance within one TTL, and a miss only costs the full verification.
+// maxVerified bounds the verified-token cache: an entry is about 200 bytes (digest, claims, the token id,
+// map overhead), so 4096 entries (under 1 MiB) cover the access tokens of every active user of a typical
+// instance within one TTL, and a miss only costs the full verification.
 const maxVerified = 4096
 
 // verified remembers the claims of tokens whose signature, key, algorithm, issuer, audience and shape
@@ -46,9 +46,9 @@ func (v *verified) get(digest [sha256.Size]byte, now time.Time) (Claims, bool) {
 	return e.claims, true
 }
 
-// put remembers verified claims. When the cache is full it first drops expired entries, and if that frees
-// nothing, an arbitrary eighth of the rest (Go's map iteration order is random), so the cost of a full
-// cache is amortized over many inserts and no client can pin entries in place.
+// put remembers verified claims. When the cache is full it drops the expired entries, then arbitrary ones
+// (Go's map iteration order is random) until an eighth of the room is free, so the cost of a full cache
+// is amortized over many inserts and no client can pin entries in place.
 func (v *verified) put(digest [sha256.Size]byte, t verifiedToken, now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()

@@ -83,7 +83,7 @@ func (o *options) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&o.serverCPUs, "server-cpus", "", "CPU list for the server, its database and the ceilings (default: the first half)")
 	fs.StringVar(&o.loadCPUs, "load-cpus", "", "CPU list for the load generator (default: the other half)")
 	fs.BoolVar(&o.noPin, "no-pin", false, "do not pin processes to CPUs")
-	fs.IntVar(&o.pairRounds, "paired-rounds", 6, "rounds of the paired measurement of /health against (a) and the item read against (b), which the targets use (0: none)")
+	fs.IntVar(&o.pairRounds, "paired-rounds", 6, "rounds of the paired measurement of /health against (a), the item read against (b) and login against (c), which the targets use (0: none)")
 	fs.DurationVar(&o.pairSlice, "paired-slice", time.Second, "measured time of each side of a paired round")
 	fs.Func("server-env", "KEY=VALUE for the server and ceiling (b), e.g. FORTRESS_DB_MAX_CONNS=4 (repeatable; recorded in the report)", func(s string) error {
 		k, _, ok := strings.Cut(s, "=")

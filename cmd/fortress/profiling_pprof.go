@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 )
 
@@ -31,23 +32,23 @@ func startProfiling(getenv func(string) string, logger *slog.Logger) (stop func(
 			return out.Close()
 		}
 	}
+	// The allocation profile's file is created now too, so that a path that cannot be written fails
+	// start-up rather than the end of a long run.
+	writeAllocs := func() error { return nil }
+	if allocsPath != "" {
+		f, err := os.Create(allocsPath) //nolint:gosec // G304: the path the operator configured
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("%s: %w", envAllocProfile, err), stopCPU())
+		}
+		writeAllocs = func() error {
+			runtime.GC() // the profile reports as of the last collection: include what came after it
+			return errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
+		}
+	}
 	if cpuPath != "" || allocsPath != "" {
 		logger.Info("profiling", "cpu_profile", cpuPath, "alloc_profile", allocsPath)
 	}
 	return func() error {
-		err := stopCPU()
-		if allocsPath != "" {
-			err = errors.Join(err, writeAllocProfile(allocsPath))
-		}
-		return err
+		return errors.Join(stopCPU(), writeAllocs())
 	}, nil
-}
-
-// writeAllocProfile writes pprof's allocs profile: every allocation since the process started, sampled.
-func writeAllocProfile(path string) error {
-	f, err := os.Create(path) //nolint:gosec // G304: the path the operator configured
-	if err != nil {
-		return fmt.Errorf("%s: %w", envAllocProfile, err)
-	}
-	return errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 }

@@ -90,8 +90,10 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return userError(err)
 		}
-		if err := auditCLI(ctx, s, "admin.role.change", u.ID, "cli "+before.Role+"->"+u.Role); err != nil {
-			return err
+		if before.Role != u.Role { // as the API: a role the account already has changes and records nothing
+			if err := auditCLI(ctx, s, "admin.role.change", u.ID, "cli "+before.Role+"->"+u.Role); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(stdout, "user %d (%s) now has role %s\n", u.ID, u.Email, u.Role)
 	}

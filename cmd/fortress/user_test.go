@@ -46,6 +46,9 @@ func TestUserCommand(t *testing.T) {
 	if _, err := user("", "set-role", "-email", "someone@example.com", "-role", "user"); err != nil {
 		t.Fatalf("demote one of two admins: %v", err)
 	}
+	if out, err := user("", "set-role", "-email", "someone@example.com", "-role", "user"); err != nil || !strings.Contains(out, "now has role user") {
+		t.Fatalf("set-role to the present role: got %q, %v; want success (and no audit event, below)", out, err)
+	}
 	// Every change is in the audit log, under the API's event names, without an actor.
 	cfg, err := config.Load(env(vars))
 	if err != nil {
