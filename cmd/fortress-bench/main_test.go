@@ -20,6 +20,7 @@ import (
 	"github.com/fortress-dev/fortress/internal/bench"
 	"github.com/fortress-dev/fortress/internal/ceiling"
 	"github.com/fortress-dev/fortress/internal/pgtest"
+	"github.com/fortress-dev/fortress/password"
 	"github.com/fortress-dev/fortress/sqlite"
 )
 
@@ -339,5 +340,20 @@ func TestHelpers(t *testing.T) {
 	}
 	if !errors.Is(errSkipped, errSkipped) {
 		t.Error("errSkipped")
+	}
+}
+
+// Ceiling (c) hashes with the server's parameters: the production defaults, or what -server-env sets.
+func TestArgon2ParamsFollowTheServer(t *testing.T) {
+	p, err := argon2Params(nil)
+	if err != nil || p != password.DefaultParams() {
+		t.Fatalf("defaults: got %+v, %v; want %+v", p, err, password.DefaultParams())
+	}
+	p, err = argon2Params([]string{"FORTRESS_ARGON2_MEMORY_KIB=65536", "FORTRESS_ARGON2_TIME=3"})
+	if err != nil || p.MemoryKiB != 65536 || p.Time != 3 || p.Threads != password.DefaultParams().Threads {
+		t.Fatalf("from -server-env: got %+v, %v; want m=65536 t=3", p, err)
+	}
+	if _, err := argon2Params([]string{"FORTRESS_ARGON2_MEMORY_KIB=12"}); err == nil {
+		t.Fatal("an invalid setting: got no error, want the server's own refusal")
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fortress-dev/fortress/config"
 	"github.com/fortress-dev/fortress/internal/bench"
 	"github.com/fortress-dev/fortress/internal/pgtest"
 	"github.com/fortress-dev/fortress/password"
@@ -250,6 +251,22 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
+// argon2Params are the Argon2id parameters the server under test hashes with: the production defaults,
+// or what -server-env sets, read by the server's own configuration loader, so that ceiling (c) does the
+// work a login does.
+func argon2Params(extraEnv []string) (password.Params, error) {
+	vars := map[string]string{"JWT_SECRET_KEY": randomHex(32)} // only to pass production's checks
+	for _, kv := range append(bench.ServerSettings(), extraEnv...) {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		return password.Params{}, fmt.Errorf("the server's configuration: %w", err)
+	}
+	return password.Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads}, nil
+}
+
 // publicServerEnv is the configuration the server runs with, as recorded in the report: every
 // variable the harness sets except the secrets.
 func publicServerEnv(extra []string) map[string]string {
@@ -261,20 +278,14 @@ func publicServerEnv(extra []string) map[string]string {
 		}
 	}
 	m["JWT_SECRET_KEY"] = "(random, 32 bytes)"
-	m["FORTRESS_ARGON2_*"] = "(defaults: the production parameters)"
+	if _, ok := m["FORTRESS_ARGON2_MEMORY_KIB"]; !ok {
+		m["FORTRESS_ARGON2_*"] = "(defaults: the production parameters)"
+	}
 	return m
 }
 
 func baseServerEnv() []string {
-	return []string{
-		"PATH=" + os.Getenv("PATH"),
-		"FORTRESS_ENV=production",
-		"FORTRESS_LOG_LEVEL=warn",
-		"FORTRESS_RATE_LIMIT=off",
-		"FORTRESS_LOGIN_RATE_LIMIT=off",
-		"FORTRESS_REGISTER_RATE_LIMIT=off",
-		"FORTRESS_ACCESS_TOKEN_TTL=1h",
-	}
+	return append([]string{"PATH=" + os.Getenv("PATH")}, bench.ServerSettings()...)
 }
 
 // serverEnv is the whole environment of a server under test: nothing inherited.
@@ -354,7 +365,10 @@ func (h *harness) measureArgon2(ctx context.Context) error {
 	if !slices.Contains(h.opts.scenarios, bench.ScenarioLogin) {
 		return nil
 	}
-	p := password.DefaultParams()
+	p, err := argon2Params(h.opts.extraEnv)
+	if err != nil {
+		return err
+	}
 	args := []string{"argon2", "-memory", strconv.FormatUint(uint64(p.MemoryKiB), 10), "-time", strconv.FormatUint(uint64(p.Time), 10),
 		"-threads", strconv.FormatUint(uint64(p.Threads), 10), "-duration", h.opts.argonDur.String()}
 	var pinned bench.Argon2Result
@@ -593,7 +607,10 @@ func (h *harness) paired(ctx context.Context, e *bench.Engine, dir string, db da
 // window is at least 2 s: logins come at tens per second.
 func (h *harness) pairedLogin(ctx context.Context, addr string, users []bench.User, serverPID, dbPID int) (bench.Paired, error) {
 	slice := max(h.opts.pairSlice, 2*time.Second)
-	p := password.DefaultParams()
+	p, err := argon2Params(h.opts.extraEnv)
+	if err != nil {
+		return bench.Paired{}, err
+	}
 	args := []string{"argon2", "-memory", strconv.FormatUint(uint64(p.MemoryKiB), 10), "-time", strconv.FormatUint(uint64(p.Time), 10),
 		"-threads", strconv.FormatUint(uint64(p.Threads), 10), "-duration", slice.String(), "-cpus", h.serverCPUs}
 	res := bench.Paired{Scenario: bench.ScenarioLogin, Ceiling: "(c)"}

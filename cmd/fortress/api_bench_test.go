@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/fortress-dev/fortress/config"
+	"github.com/fortress-dev/fortress/internal/bench"
 	"github.com/fortress-dev/fortress/internal/ceiling"
 	"github.com/fortress-dev/fortress/internal/pgtest"
 )
@@ -36,24 +36,15 @@ func (d *discardWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// benchServerEnv is the server configuration of the load harness (cmd/fortress-bench's baseServerEnv,
-// docs/performance.md): production mode, logs at warn, rate limits off so that they measure nothing but
-// the server.
-var benchServerEnv = map[string]string{
-	"FORTRESS_ENV":                 "production",
-	"FORTRESS_LOG_LEVEL":           "warn",
-	"FORTRESS_RATE_LIMIT":          "off",
-	"FORTRESS_LOGIN_RATE_LIMIT":    "off",
-	"FORTRESS_REGISTER_RATE_LIMIT": "off",
-	"FORTRESS_ACCESS_TOKEN_TTL":    "1h",
-}
-
 // benchAPI is the API as `fortress serve` builds it (buildAPI) in the harness's configuration, on one
 // engine, with one seeded user: its token and an item.
 func benchAPI(b *testing.B, engine string) (f *fortressAPI, token string, userID, itemID int64) {
 	b.Helper()
 	vars := map[string]string{"JWT_SECRET_KEY": testSecret, "FORTRESS_ADDR": "127.0.0.1:0", "AUTO_MIGRATE": "true"}
-	maps.Copy(vars, benchServerEnv)
+	for _, kv := range bench.ServerSettings() { // the load harness's configuration
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
 	switch engine {
 	case "sqlite":
 		vars["DATABASE_URL"] = "sqlite:" + filepath.Join(b.TempDir(), "fortress.db")
