@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,20 +137,13 @@ func start(t *testing.T) *server {
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{
-		"PATH":                         os.Getenv("PATH"),
-		"FORTRESS_ENV":                 "development",
-		"FORTRESS_ADDR":                "127.0.0.1:0",
-		"DATABASE_URL":                 "sqlite:" + filepath.Join(dir, "fortress.db"),
-		"JWT_SECRET_KEY":               hex.EncodeToString(key),
-		"FORTRESS_ARGON2_MEMORY_KIB":   "8192",
-		"FORTRESS_ARGON2_TIME":         "1",
-		"FORTRESS_RATE_LIMIT":          "off",
-		"FORTRESS_LOGIN_RATE_LIMIT":    "off",
-		"FORTRESS_REGISTER_RATE_LIMIT": "off",
-		"FORTRESS_LOG_FORMAT":          "json",
-		"FORTRESS_SHUTDOWN_TIMEOUT":    "5s",
-	}
+	env := binarytest.Env(hex.EncodeToString(key))
+	maps.Copy(env, map[string]string{
+		"PATH":                os.Getenv("PATH"),
+		"FORTRESS_ENV":        "development",
+		"DATABASE_URL":        "sqlite:" + filepath.Join(dir, "fortress.db"),
+		"FORTRESS_LOG_FORMAT": "json",
+	})
 	proc := binarytest.Serve(t, binarytest.Build(t), env, dir, nil) // dir holds no .env file to pick up
 	t.Cleanup(func() { proc.Stop(os.Kill, startBound) })
 	s := &server{proc: proc}

@@ -206,10 +206,11 @@ func requireUser(log *slog.Logger, sessions fortress.SessionService, tokens fort
 				writeError(w, r, log, err)
 				return
 			}
-			if holder, ok := r.Context().Value(routeKey).(*routeHolder); ok {
-				holder.userID = u.ID // for the access log
-			}
-			next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), u, claims.SessionID)))
+			// The request's state carries the caller, for the handlers and the access log: no second
+			// context and request copy per authenticated request.
+			st, r := stateOf(r)
+			st.caller = caller{user: u, sessionID: claims.SessionID}
+			next.ServeHTTP(w, r)
 		})
 	}
 }
@@ -225,22 +226,22 @@ type caller struct {
 	sessionID int64
 }
 
-// withCaller returns ctx carrying the admitted user and session.
-func withCaller(ctx context.Context, u fortress.User, sessionID int64) context.Context {
-	return context.WithValue(ctx, userKey, caller{user: u, sessionID: sessionID})
+// withUser returns ctx carrying a request state with u as its caller (no session), for tests of what
+// needs only the user.
+func withUser(ctx context.Context, u fortress.User) context.Context {
+	return context.WithValue(ctx, routeKey, &requestState{caller: caller{user: u}})
 }
 
-// withUser is withCaller without a session, for tests of what needs only the user.
-func withUser(ctx context.Context, u fortress.User) context.Context { return withCaller(ctx, u, 0) }
+// callerFrom returns who requireUser admitted; the zero caller when nobody was.
+func callerFrom(ctx context.Context) caller {
+	if st, ok := ctx.Value(routeKey).(*requestState); ok {
+		return st.caller
+	}
+	return caller{}
+}
 
 // userFrom returns the user that requireUser admitted.
-func userFrom(ctx context.Context) fortress.User {
-	c, _ := ctx.Value(userKey).(caller)
-	return c.user
-}
+func userFrom(ctx context.Context) fortress.User { return callerFrom(ctx).user }
 
 // sessionFrom returns the id of the session whose token requireUser admitted.
-func sessionFrom(ctx context.Context) int64 {
-	c, _ := ctx.Value(userKey).(caller)
-	return c.sessionID
-}
+func sessionFrom(ctx context.Context) int64 { return callerFrom(ctx).sessionID }

@@ -21,10 +21,8 @@ type Middleware func(http.Handler) http.Handler
 
 type ctxKey int
 
-const (
-	userKey ctxKey = iota
-	routeKey
-)
+// routeKey holds the request's *requestState.
+const routeKey ctxKey = 0
 
 // requestState is what the middleware learns about a request as it goes - the client, the request id,
 // the route and the user - in one struct that the first middleware attaches to the request's context and
@@ -35,14 +33,10 @@ type requestState struct {
 	hasClient bool
 	requestID string
 	idHeader  [1]string // the X-Request-ID header's value slice, allocated with the state
-	pattern   string    // the matched route pattern, "" when none matched
-	matched   bool      // the router found a route: dispatch need not look again
-	userID    int64     // the user requireUser admitted, for the access log
+	pattern   string    // the matched route pattern, "" when none matched (then dispatch asks the router)
+	caller    caller    // who requireUser admitted: for the handlers and the access log
 	rec       statusRecorder
 }
-
-// routeHolder is the name requireUser (auth.go) knows the request state by.
-type routeHolder = requestState
 
 // stateOf returns r's state, attaching a new one to a copy of r when it has none yet.
 func stateOf(r *http.Request) (*requestState, *http.Request) {
@@ -172,7 +166,7 @@ func withAccessLog(log *slog.Logger, obs Observer) Middleware {
 				slog.Int64("bytes", rec.bytes),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 				slog.String("client_ip", clientIP(r)),
-				slog.Int64("user_id", route.userID),
+				slog.Int64("user_id", route.caller.user.ID),
 			)
 		})
 	}
@@ -253,27 +247,26 @@ type securityHeader struct {
 	value []string
 }
 
-// apiHeaders are the headers of every answer that is not an HTML page, errors included.
-var apiHeaders = []securityHeader{
-	{"Content-Security-Policy", headerValue(apiPolicy)},
+// everyAnswerHeaders are the headers every answer carries, whatever its kind.
+var everyAnswerHeaders = []securityHeader{
 	{"X-Content-Type-Options", headerValue("nosniff")},
 	{"X-Frame-Options", headerValue("DENY")},
 	{"Referrer-Policy", headerValue("no-referrer")},
 	{"Cross-Origin-Resource-Policy", headerValue("same-origin")},
 }
 
-// documentHeaders are the headers of the HTML pages' routes: their own policy, the API set's other
-// headers, and the two that only mean something for a document (a browsing context's opener and the
-// features it may use).
-var documentHeaders = []securityHeader{
+// apiHeaders are the headers of every answer that is not an HTML page, errors included.
+var apiHeaders = append([]securityHeader{
+	{"Content-Security-Policy", headerValue(apiPolicy)},
+}, everyAnswerHeaders...)
+
+// documentHeaders are the headers of the HTML pages' routes: their own policy, and the two that only
+// mean something for a document (a browsing context's opener and the features it may use).
+var documentHeaders = append([]securityHeader{
 	{"Content-Security-Policy", headerValue(documentPolicy)},
-	{"X-Content-Type-Options", headerValue("nosniff")},
-	{"X-Frame-Options", headerValue("DENY")},
-	{"Referrer-Policy", headerValue("no-referrer")},
-	{"Cross-Origin-Resource-Policy", headerValue("same-origin")},
 	{"Cross-Origin-Opener-Policy", headerValue("same-origin")},
 	{"Permissions-Policy", headerValue(permissionsPolicy)},
-}
+}, everyAnswerHeaders...)
 
 var (
 	cacheNoStore = headerValue("no-store")

@@ -181,10 +181,11 @@ func muxPath(path string) string {
 	return path
 }
 
-// dispatch routes the request. The ServeMux's own 404, 405 and path-cleaning redirect answers are
-// plain text; they are replaced by problem documents (keeping Allow and Location).
+// dispatch routes the request. The ServeMux's own 404 and 405 answers, and the path-cleaning redirects
+// of paths that match no route once cleaned, are plain text; they are replaced by problem documents
+// (keeping Allow and Location). A redirect to a route's clean path passes through as the mux wrote it.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	if st, ok := r.Context().Value(routeKey).(*requestState); ok && st.matched {
+	if st, ok := r.Context().Value(routeKey).(*requestState); ok && st.pattern != "" {
 		s.mux.ServeHTTP(w, r) // withRoute found the route: no need to look it up a second time here
 		return
 	}
@@ -213,7 +214,7 @@ func (s *Server) withRoute(next http.Handler) http.Handler {
 		st, r := stateOf(r)
 		_, pattern := s.mux.Handler(r)
 		// "{$}" is how muxPath registers a trailing slash; logs and metrics name the documented path.
-		st.pattern, st.matched = strings.TrimSuffix(pattern, "{$}"), pattern != ""
+		st.pattern = strings.TrimSuffix(pattern, "{$}")
 		next.ServeHTTP(w, r)
 	})
 }

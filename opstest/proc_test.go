@@ -26,20 +26,9 @@ const (
 // testSecret signs the tokens of every replica of a test, as a shared JWT_SECRET_KEY would in production.
 const testSecret = "opstest-signing-key-that-is-long-enough-0123456789"
 
-// baseEnv is what every server starts from: development mode, fast password hashing (the cost is not
-// under test), rate limits off unless a test turns one on, and a short shutdown grace period.
-func baseEnv() map[string]string {
-	return map[string]string{
-		"FORTRESS_ADDR":                "127.0.0.1:0",
-		"JWT_SECRET_KEY":               testSecret,
-		"FORTRESS_ARGON2_MEMORY_KIB":   "8192",
-		"FORTRESS_ARGON2_TIME":         "1",
-		"FORTRESS_RATE_LIMIT":          "off",
-		"FORTRESS_LOGIN_RATE_LIMIT":    "off",
-		"FORTRESS_REGISTER_RATE_LIMIT": "off",
-		"FORTRESS_SHUTDOWN_TIMEOUT":    "5s",
-	}
-}
+// baseEnv is what every server starts from (binarytest.Env): development mode, fast password hashing
+// (the cost is not under test), rate limits off unless a test turns one on, a short shutdown grace period.
+func baseEnv() map[string]string { return binarytest.Env(testSecret) }
 
 // with returns a copy of env with the given key/value pairs set.
 func with(env map[string]string, kv ...string) map[string]string {

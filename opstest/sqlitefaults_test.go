@@ -34,11 +34,7 @@ func readOnlyAtRunTime(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "fortress.db")
-	p := startProc(t, "server", with(baseEnv(), "DATABASE_URL", "sqlite:"+path))
-	a := newAPI(t, p.base())
-	a.register("ro@example.com")
-	token := a.login("ro@example.com")
-	seed := a.createItem(token, "before")
+	p, a, token, seed := sqliteServer(t, path, "ro@example.com", "before")
 	acked := map[int64]string{seed.ID: seed.Name}
 	for i := range 20 {
 		it := a.createItem(token, fmt.Sprint("before-", i))
@@ -199,11 +195,7 @@ func TestSQLiteDiskFull(t *testing.T) {
 		}
 	})
 	path := filepath.Join(dir, "fortress.db")
-	p := startProc(t, "server", with(baseEnv(), "DATABASE_URL", "sqlite:"+path))
-	a := newAPI(t, p.base())
-	a.register("full@example.com")
-	token := a.login("full@example.com")
-	seed := a.createItem(token, "seed")
+	p, a, token, seed := sqliteServer(t, path, "full@example.com", "seed")
 	acked := map[int64]string{seed.ID: seed.Name}
 
 	// Leave about 256 KiB free, then write 8 KB items until the file system is full.
@@ -285,4 +277,16 @@ func (a *api) acknowledge(token string, created answer, acked map[int64]string) 
 	var it item
 	a.expect(request{method: "GET", path: created.header.Get("Location"), token: token}, http.StatusOK, &it)
 	acked[it.ID] = it.Name
+}
+
+// sqliteServer starts a server on the SQLite file at path with one account, logged in, owning one item
+// named first: where a fault test starts from.
+func sqliteServer(t *testing.T, path, email, first string) (p *proc, a *api, token string, seed item) {
+	t.Helper()
+	p = startProc(t, "server", with(baseEnv(), "DATABASE_URL", "sqlite:"+path))
+	a = newAPI(t, p.base())
+	a.register(email)
+	token = a.login(email)
+	seed = a.createItem(token, first)
+	return p, a, token, seed
 }

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -159,24 +158,11 @@ func TestAPI2_SessionLifecycle(t *testing.T) {
 		t.Run("concurrent refreshes of one token: at most one wins", func(t *testing.T) {
 			u := s.newAccount(t, "race")
 			const n = 8
-			answers := make([]response, n)
-			errs := make([]error, n)
-			var wg sync.WaitGroup
-			ready := make(chan struct{})
-			for i := range n {
-				wg.Go(func() {
-					<-ready
-					answers[i], errs[i] = s.send("POST", "/auth/refresh", jsonBody(jsonOf(map[string]string{"refresh_token": u.refresh})))
-				})
-			}
-			close(ready)
-			wg.Wait()
+			answers := atOnce(t, n, func(int) (response, error) {
+				return s.send("POST", "/auth/refresh", jsonBody(jsonOf(map[string]string{"refresh_token": u.refresh})))
+			})
 			var winners []tokens
-			for i, r := range answers {
-				if errs[i] != nil {
-					t.Fatal(errs[i])
-				}
-				inspect(t, r)
+			for _, r := range answers {
 				switch r.status {
 				case http.StatusOK:
 					var tok tokens

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -303,25 +302,11 @@ func TestAPI5_LastAdministrator(t *testing.T) {
 		outcomes := map[string]int{}
 		for round := range 10 {
 			body := []string{`{"role":"user"}`, `{"is_active":false}`}[round%2]
-			answers := make([]response, 2)
-			errs := make([]error, 2)
-			var wg sync.WaitGroup
-			ready := make(chan struct{})
-			for i, a := range pair {
-				other := pair[1-i]
-				wg.Go(func() {
-					<-ready
-					answers[i], errs[i] = s.send("PATCH", adminUserPath(other.id), bearer(a.token), jsonBody(body))
-				})
-			}
-			close(ready)
-			wg.Wait()
+			answers := atOnce(t, len(pair), func(i int) (response, error) {
+				return s.send("PATCH", adminUserPath(pair[1-i].id), bearer(pair[i].token), jsonBody(body))
+			})
 			var statuses []int
-			for i, r := range answers {
-				if errs[i] != nil {
-					t.Fatal(errs[i])
-				}
-				inspect(t, r)
+			for _, r := range answers {
 				statuses = append(statuses, r.status)
 			}
 			slices.Sort(statuses)

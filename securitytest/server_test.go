@@ -54,18 +54,7 @@ func TestMain(m *testing.M) {
 
 // baseEnv is the configuration every server starts from: fast hashing (the cost is not under test except
 // where a test raises it) and every rate limit off, so that each test turns on exactly the limits it tests.
-func baseEnv() map[string]string {
-	return map[string]string{
-		"FORTRESS_ADDR":                "127.0.0.1:0",
-		"JWT_SECRET_KEY":               jwtSecret,
-		"FORTRESS_ARGON2_MEMORY_KIB":   "8192",
-		"FORTRESS_ARGON2_TIME":         "1",
-		"FORTRESS_RATE_LIMIT":          "off",
-		"FORTRESS_LOGIN_RATE_LIMIT":    "off",
-		"FORTRESS_REGISTER_RATE_LIMIT": "off",
-		"FORTRESS_SHUTDOWN_TIMEOUT":    "5s",
-	}
-}
+func baseEnv() map[string]string { return binarytest.Env(jwtSecret) }
 
 // server is one running `fortress serve` process.
 type server struct {
@@ -446,6 +435,30 @@ var internals = []string{"goroutine", "panic", ".go:", "runtime.", "SELECT ", "I
 	"/home/", "/work/", "github.com/", "json: ", "strconv.", "invalid character", "unexpected EOF"}
 
 var requestIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// atOnce sends n requests released together (send(i) sends the i-th), so that they race in the
+// server, and returns their answers in order, each inspected.
+func atOnce(t *testing.T, n int, send func(i int) (response, error)) []response {
+	t.Helper()
+	answers, errs := make([]response, n), make([]error, n)
+	var wg sync.WaitGroup
+	ready := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-ready
+			answers[i], errs[i] = send(i)
+		})
+	}
+	close(ready)
+	wg.Wait()
+	for i, r := range answers {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		inspect(t, r)
+	}
+	return answers
+}
 
 // inspect checks what must hold for every answer the application gives, whatever was asked.
 func inspect(t *testing.T, r response) {

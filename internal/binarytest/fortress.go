@@ -68,6 +68,23 @@ func RemoveBuild() {
 	}
 }
 
+// Env is the configuration the end-to-end suites start a server from: a loopback port of the system's
+// choosing, the signing secret, fast password hashing (the cost is not under test except where a test
+// raises it), every rate limit off (a test turns on exactly the limits it tests) and a short shutdown
+// grace period. The map is the caller's to change.
+func Env(secret string) map[string]string {
+	return map[string]string{
+		"FORTRESS_ADDR":                "127.0.0.1:0",
+		"JWT_SECRET_KEY":               secret,
+		"FORTRESS_ARGON2_MEMORY_KIB":   "8192",
+		"FORTRESS_ARGON2_TIME":         "1",
+		"FORTRESS_RATE_LIMIT":          "off",
+		"FORTRESS_LOGIN_RATE_LIMIT":    "off",
+		"FORTRESS_REGISTER_RATE_LIMIT": "off",
+		"FORTRESS_SHUTDOWN_TIMEOUT":    "5s",
+	}
+}
+
 // Command returns the command `bin args...` with exactly env as its environment, so that nothing of the
 // test binary's own (a developer's DATABASE_URL, say) changes what a test runs, and dir as its working
 // directory: give an empty one, so that no .env file is picked up.
